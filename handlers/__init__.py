@@ -1,0 +1,1 @@
+"""Thin aiohttp handlers: parse, authorize, call relief/, respond with models/."""

@@ -1,0 +1,173 @@
+"""What every handler needs: the caller, the pool, parsed bodies and queries, ETags, JSON out."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from handlers.problems import HttpProblem
+from relief.app_keys import POOL
+from relief.auth import Principal
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def pool(request: web.Request) -> asyncpg.Pool:
+    return request.app[POOL]
+
+
+def principal(request: web.Request) -> Principal:
+    """The authenticated caller (the auth middleware has already refused anonymous requests)."""
+    found = request.get("principal")
+    if found is None:  # a route marked public that still asks for a caller: a bug, not a 401
+        raise RuntimeError("no principal on an authenticated route")
+    return found
+
+
+def path_id(request: web.Request, name: str = "id") -> UUID:
+    """A UUID path segment; anything else cannot name a resource, so it is a 404."""
+    raw = request.match_info[name]
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise HttpProblem("not-found", f"{raw!r} is not an id of this service") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _pointer_of(loc: tuple[Any, ...], document: Any, error_type: str) -> str:
+    """Turn a pydantic location into a JSON pointer into what the client sent.
+
+    pydantic puts union-member and validator names into locations; those are not in the document,
+    so the walk stops where the document does (a missing field is still named).
+    """
+    parts: list[str] = []
+    node = document
+    for index, elem in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(node, dict) and isinstance(elem, str):
+            if elem in node:
+                parts.append(elem)
+                node = node[elem]
+                continue
+            if last or error_type == "missing":
+                parts.append(elem)
+            break
+        if isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node):
+            parts.append(str(elem))
+            node = node[elem]
+            continue
+        break
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _message(error: dict[str, Any]) -> str:
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def validation_problem(exc: ValidationError, document: Any, *, where: str = "body") -> HttpProblem:
+    """A 422 naming every field at fault: JSON pointers for bodies, names for query parameters."""
+    items = []
+    for error in exc.errors(include_url=False):
+        if where == "body":
+            items.append({"pointer": _pointer_of(error["loc"], document, error["type"]), "detail": _message(error)})
+        else:
+            name = str(error["loc"][0]) if error["loc"] else ""
+            items.append({"parameter": name, "detail": _message(error)})
+    count = len(items)
+    return HttpProblem(
+        "validation-failed",
+        f"{count} {'field is' if count == 1 else 'fields are'} not valid",
+        errors=items,
+    )
+
+
+_JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
+
+
+async def body(request: web.Request, model: type[M]) -> M:
+    """Read a JSON body into `model`: 415 unless JSON, 400 if malformed, 422 if invalid.
+
+    Numbers are read as Decimal, so 0.1 stays exactly 0.1 all the way to NUMERIC.
+    """
+    if not _JSON_TYPE.match(request.content_type):
+        raise HttpProblem(
+            "unsupported-media-type",
+            f"send the body as application/json, not {request.content_type or 'no content type'}",
+        )
+    raw = await request.read()  # raises 413 past client_max_size
+    try:
+        document = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HttpProblem("malformed-request", f"the body is not valid JSON: {exc}") from None
+    return validate(model, document)
+
+
+async def optional_body(request: web.Request, model: type[M]) -> M:
+    """Like body(), but a POST with no body at all gets the model's defaults."""
+    if not request.body_exists and request.content_length in (None, 0):
+        return validate(model, {})
+    return await body(request, model)
+
+
+def validate(model: type[M], document: Any) -> M:
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise validation_problem(exc, document) from None
+
+
+def query(request: web.Request, model: type[M]) -> M:
+    """Query parameters into `model`; unknown parameters are a 422, so a typo does not go unseen."""
+    params: dict[str, Any] = {}
+    for name in request.query:
+        values = request.query.getall(name)
+        params[name] = values[0] if len(values) == 1 else values
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise validation_problem(exc, params, where="query") from None
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def if_match(request: web.Request) -> int:
+    """The version an update is based on: 428 when If-Match is missing, 400 when unreadable."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        raise HttpProblem(
+            "precondition-required",
+            'updates need If-Match with the ETag from your last read, e.g. If-Match: "3"',
+        )
+    match = re.fullmatch(r'\s*(?:W/)?"(\d{1,9})"\s*', header)
+    if match is None:
+        raise HttpProblem("malformed-request", f"If-Match {header!r} is not an ETag of this service")
+    return int(match[1])
+
+
+def respond(model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A read model as JSON; resources with a version get their ETag."""
+    out = dict(headers or {})
+    version = getattr(model, "version", None)
+    if isinstance(version, int):
+        out["ETag"] = etag(version)
+    return web.Response(
+        body=model.model_dump_json().encode(),
+        status=status,
+        headers=out,
+        content_type="application/json",
+    )

@@ -1,0 +1,72 @@
+"""Prometheus metrics: requests by route and status, latency, and the database pool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import asyncpg
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from handlers.routing import Routes
+from relief.app_keys import POOL
+
+routes = Routes("system")
+
+
+class _PoolCollector(Collector):
+    """Reads the pool at scrape time instead of tracking it on every acquire."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pool: asyncpg.Pool | None = self.app.get(POOL)
+        size = GaugeMetricFamily("relief_db_pool_connections", "Open connections in the pool")
+        idle = GaugeMetricFamily("relief_db_pool_idle_connections", "Idle connections in the pool")
+        limit = GaugeMetricFamily("relief_db_pool_max_connections", "Most connections the pool opens")
+        if pool is not None:
+            size.add_metric([], pool.get_size())
+            idle.add_metric([], pool.get_idle_size())
+            limit.add_metric([], pool.get_max_size())
+        yield from (size, idle, limit)
+
+
+class Metrics:
+    """One registry per application, so tests and several apps in a process do not mix counts."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "relief_http_requests",
+            "HTTP requests by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "relief_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.registry.register(_PoolCollector(app))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+@routes.get("/metrics", public=True, response=None, content_type="text/plain",
+            summary="Prometheus metrics: requests by route and status, latency, pool usage")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus metrics."""
+    return web.Response(
+        body=generate_latest(request.app[METRICS].registry),
+        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+    )

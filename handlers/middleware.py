@@ -1,0 +1,145 @@
+"""Request id and the canonical log line, problem+json for every error, and API-key auth."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import asyncpg
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from handlers import problems
+from handlers.common import validation_problem
+from handlers.metrics import METRICS
+from handlers.problems import HttpProblem
+from handlers.routing import Handler, Operation
+from relief import auth, db
+from relief.app_keys import POOL
+from relief.errors import ReliefError
+
+log = structlog.get_logger("relief.http")
+
+OPERATIONS = web.AppKey("operations", dict)  # aiohttp route → Operation
+RETRY_AFTER_SECONDS = 5
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _route_name(request: web.Request) -> str:
+    route = request.match_info.route
+    resource = route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Take or make X-Request-ID, bind it to every log line, and write one line per request."""
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request["request_id"] = request_id
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # redirects and the like, passed through
+            status = exc.status
+            raise
+        status = response.status
+        response.headers["X-Request-ID"] = request_id
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _route_name(request)
+        found = request.get("principal")
+        log.info(
+            "request",
+            method=request.method,
+            route=route,
+            path=request.path,
+            status=status,
+            duration_ms=round(elapsed * 1000, 2),
+            principal=str(found.key_id) if found and found.key_id else None,
+            role=str(found.role) if found else None,
+        )
+        request.app[METRICS].observe(request.method, route, status, elapsed)
+
+
+@web.middleware
+async def problem_details(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error as RFC 9457 problem+json; only our own faults are logged with a traceback."""
+    try:
+        return await handler(request)
+    except HttpProblem as exc:
+        return problems.response(
+            request, status=exc.status, slug=exc.slug, detail=exc.detail, headers=exc.headers, **exc.extra
+        )
+    except ReliefError as exc:
+        status, slug = problems.domain_status(exc)
+        return problems.response(request, status=status, slug=slug, detail=exc.detail, **exc.extra)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        detail = {
+            404: f"no route {request.path}; see /docs for the API",
+            405: f"{request.method} is not allowed on {request.path}",
+            413: "the body is over the 1 MiB limit",
+        }.get(exc.status, exc.reason)
+        return problems.response(request, status=exc.status, detail=detail, headers=headers)
+    except ValidationError as exc:  # a model built in a handler from non-body input
+        problem = validation_problem(exc, None)
+        return problems.response(request, status=422, slug=problem.slug, detail=problem.detail, **problem.extra)
+    except db.UNAVAILABLE_ERRORS as exc:
+        log.warning("database_unavailable", error=str(exc) or type(exc).__name__)
+        return problems.response(
+            request,
+            status=503,
+            detail="the database is unreachable; retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    except asyncpg.exceptions.InterfaceError as exc:
+        # A connection that broke mid-use ("connection is closed"): the pool replaces it.
+        log.warning("database_connection_lost", error=str(exc))
+        return problems.response(
+            request,
+            status=503,
+            detail="the database connection was lost; retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    except Exception:
+        log.exception("unhandled_error", method=request.method, path=request.path)
+        return problems.response(
+            request, status=500, detail="an internal error occurred; quote the request_id when reporting it"
+        )
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve the Bearer key to a principal; 401 without a live key on non-public routes."""
+    operation: Operation | None = request.app[OPERATIONS].get(request.match_info.route)
+    if operation is None or operation.public:
+        return await handler(request)
+    challenge = {"WWW-Authenticate": 'Bearer realm="relief"'}
+    token = _bearer(request)
+    if token is None:
+        raise HttpProblem("unauthorized", "send your API key as Authorization: Bearer rk_…", headers=challenge)
+    async with request.app[POOL].acquire() as conn:
+        found = await auth.authenticate(conn, token)
+    if found is None:
+        raise HttpProblem("unauthorized", "the API key is unknown or revoked", headers=challenge)
+    request["principal"] = found
+    structlog.contextvars.bind_contextvars(principal=str(found.key_id))
+    return await handler(request)

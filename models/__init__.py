@@ -1,0 +1,1 @@
+"""The API contract: pydantic v2 schemas. Imports nothing from relief/, handlers/ or notifications/."""

@@ -1,0 +1,11 @@
+"""Typed application keys shared by relief/app.py and the handlers."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from relief.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)

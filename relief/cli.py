@@ -1,0 +1,165 @@
+"""The `relief` command: serve, migrate, and manage API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from uuid import UUID
+
+import structlog
+from pydantic import ValidationError
+
+from models.keys import Role
+from relief import db, embedded, keys
+from relief import logging as relief_logging
+from relief.auth import SYSTEM
+from relief.errors import ReliefError
+from relief.settings import Settings
+
+log = structlog.get_logger("relief.cli")
+
+DATABASE_WAIT_SECONDS = 60
+
+
+def database_url(settings: Settings) -> str:
+    """RELIEF_DATABASE_URL, or the embedded server under the data folder when it is unset."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return embedded.database_url(settings.data_dir)
+
+
+async def _migrate(url: str) -> list[str]:
+    conn = await db.wait_for_database(url, timeout=DATABASE_WAIT_SECONDS)
+    try:
+        return await db.migrate(conn)
+    finally:
+        await conn.close()
+
+
+def serve(settings: Settings) -> int:
+    """Migrate, then serve until SIGTERM/SIGINT; in-flight requests finish first."""
+    from aiohttp import web
+
+    from relief.app import create_app
+
+    url = database_url(settings)
+    applied = asyncio.run(_migrate(url))
+    log.info("migrations_checked", applied=applied)
+    app = create_app(settings, database_url=url)
+    log.info(
+        "serving",
+        url=f"http://{settings.host}:{settings.port}",
+        env=settings.env,
+        database=db.mask_url(url),
+    )
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_timeout,
+        access_log=None,
+        print=None,
+        handle_signals=True,
+    )
+    log.info("stopped")
+    return 0
+
+
+def migrate(settings: Settings) -> int:
+    applied = asyncio.run(_migrate(database_url(settings)))
+    print("\n".join(applied) if applied else "database is up to date")
+    return 0
+
+
+async def _with_conn(settings: Settings, work):  # type: ignore[no-untyped-def]
+    conn = await db.wait_for_database(database_url(settings), timeout=DATABASE_WAIT_SECONDS)
+    try:
+        await db.migrate(conn)
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+def keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await keys.create(
+            conn, actor=SYSTEM, name=args.name, role=Role(args.role), organization_id=args.org
+        )
+
+    created = asyncio.run(_with_conn(settings, work))
+    # The key alone on stdout, so `KEY=$(relief keys create …)` works; the rest goes to the log.
+    print(created.key)
+    log.info("key_created", key_id=str(created.id), role=str(created.role), prefix=created.prefix)
+    return 0
+
+
+def keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await keys.list_keys(conn, limit=200, include_revoked=args.all)
+
+    page = asyncio.run(_with_conn(settings, work))
+    print(f"{'id':36}  {'role':12}  {'prefix':10}  {'last used':25}  name")
+    for key in page.items:
+        used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
+        state = " (revoked)" if key.revoked_at else ""
+        print(f"{key.id!s:36}  {key.role!s:12}  {key.prefix:10}  {used:25}  {key.name}{state}")
+    return 0
+
+
+def keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await keys.revoke(conn, actor=SYSTEM, key_id=args.id)
+
+    revoked = asyncio.run(_with_conn(settings, work))
+    print(f"revoked {revoked.id} ({revoked.name})")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="relief", description="Relief: disaster relief coordination.")
+    commands = top.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="apply migrations, then serve the API")
+    commands.add_parser("migrate", help="apply pending migrations and exit")
+    key_commands = commands.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    create = key_commands.add_parser("create", help="issue a key and print it (once) on stdout")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--org", type=UUID, default=None, help="organization id (role organization)")
+    create.add_argument("--name", required=True, help="what the key is for, e.g. 'duty dispatcher'")
+    listing = key_commands.add_parser("list", help="list keys (never the secrets)")
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("id", type=UUID)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            print(f"relief: invalid setting {field}: {error['msg']}", file=sys.stderr)
+        return 2
+    relief_logging.configure(settings)
+    try:
+        if args.command == "serve":
+            return serve(settings)
+        if args.command == "migrate":
+            return migrate(settings)
+        handler = {"create": keys_create, "list": keys_list, "revoke": keys_revoke}[args.keys_command]
+        return handler(settings, args)
+    except ReliefError as exc:
+        print(f"relief: {exc.detail}", file=sys.stderr)
+        return 1
+    except (*db.UNAVAILABLE_ERRORS,) as exc:
+        print(f"relief: the database is unreachable: {exc}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Opaque list cursors: a position (created_at, id) or an id, base64url-encoded."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from uuid import UUID
+
+from relief.errors import Invalid
+
+
+def _bad(param: str) -> Invalid:
+    return Invalid(
+        "the cursor is not one this service handed out",
+        errors=[{"parameter": param, "detail": "invalid cursor; use next_cursor from the previous page"}],
+    )
+
+
+def _encode(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, param: str) -> object:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError as exc:
+        raise _bad(param) from exc
+
+
+def encode_position(created_at: datetime, id: UUID) -> str:
+    return _encode([created_at.isoformat(), str(id)])
+
+
+def decode_position(cursor: str, *, param: str = "cursor") -> tuple[datetime, UUID]:
+    value = _decode(cursor, param)
+    try:
+        assert isinstance(value, list) and len(value) == 2
+        created_at = datetime.fromisoformat(value[0])
+        assert created_at.tzinfo is not None
+        return created_at, UUID(value[1])
+    except (AssertionError, TypeError, ValueError) as exc:
+        raise _bad(param) from exc
+
+
+def encode_id(id: int) -> str:
+    return _encode(id)
+
+
+def decode_id(cursor: str, *, param: str = "cursor") -> int:
+    value = _decode(cursor, param)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _bad(param)
+    return value

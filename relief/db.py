@@ -1,0 +1,183 @@
+"""Connection pool, transactions, and the migration runner."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger("relief.db")
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# One advisory lock key for "migrating"; advisory locks are per database, so two Relief databases on
+# one server never wait for each other.
+MIGRATION_LOCK = 7_312_145_839_001
+
+# Errors that mean "the database is not reachable right now", as opposed to a bug or bad input.
+# The middleware answers them with 503 + Retry-After; the pool reconnects by itself afterwards.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Codecs every connection needs: jsonb as Python objects, decimals kept exact."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name,
+            encoder=dumps,
+            decoder=lambda text: json.loads(text, parse_float=Decimal),
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(url: str, *, min_size: int, max_size: int, timeout: float) -> asyncpg.Pool:
+    """A pool that does not need the database up to be created; it connects on demand."""
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=timeout,
+        command_timeout=60,
+        init=init_connection,
+    )
+    assert pool is not None
+    return pool
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside one transaction: committed on success, rolled back on any error."""
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """Numbered plain SQL files (0001_name.sql), in order."""
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = re.fullmatch(r"(\d{4})_([a-z0-9_]+)\.sql", path.name)
+        if match is None:
+            raise RuntimeError(f"migration file name not understood: {path.name}")
+        found.append(Migration(int(match[1]), match[2], path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError("two migrations share a number")
+    return found
+
+
+async def migrate(conn: asyncpg.Connection, *, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply the migrations not yet applied, each in its own transaction; returns their names.
+
+    The advisory lock makes concurrent runners (two replicas starting at once) queue: the second sees
+    what the first applied and applies nothing twice.
+    """
+    applied_now: list[str] = []
+    await conn.execute("select pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            """
+            create table if not exists schema_migrations (
+                version integer primary key,
+                name text not null,
+                applied_at timestamptz not null default now()
+            )
+            """
+        )
+        done = {row["version"] for row in await conn.fetch("select version from schema_migrations")}
+        for migration in discover(directory):
+            if migration.version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.path.read_text())
+                await conn.execute(
+                    "insert into schema_migrations (version, name) values ($1, $2)",
+                    migration.version,
+                    migration.name,
+                )
+            log.info("migration_applied", version=migration.version, name=migration.name)
+            applied_now.append(f"{migration.version:04d}_{migration.name}")
+    finally:
+        await conn.execute("select pg_advisory_unlock($1)", MIGRATION_LOCK)
+    return applied_now
+
+
+async def connect(url: str, *, timeout: float = 5.0) -> asyncpg.Connection:
+    conn = await asyncpg.connect(url, timeout=timeout)
+    await init_connection(conn)
+    return conn
+
+
+async def wait_for_database(url: str, *, timeout: float, interval: float = 1.0) -> asyncpg.Connection:
+    """Connect, retrying while the server is starting or unreachable, up to `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await connect(url, timeout=min(5.0, max(timeout, 0.1)))
+        except UNAVAILABLE_ERRORS as exc:
+            if loop.time() >= deadline:
+                raise
+            log.warning("database_unavailable", url=mask_url(url), error=str(exc) or type(exc).__name__)
+            await asyncio.sleep(interval)
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL, pointing at database `name` (query string such as ?host=… kept)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def ensure_database(url: str, name: str) -> None:
+    """Create database `name` on the server at `url` unless it exists."""
+    conn = await asyncpg.connect(url)
+    try:
+        exists = await conn.fetchval("select 1 from pg_database where datname = $1", name)
+        if not exists:
+            try:
+                await conn.execute(f'create database "{name}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # a concurrent starter made it first
+    finally:
+        await conn.close()

@@ -1,0 +1,54 @@
+"""Domain errors. No HTTP here: handlers' middleware maps each class to a status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ReliefError(Exception):
+    """Base of every error the use cases raise on purpose."""
+
+    title = "Request failed"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(ReliefError):
+    title = "Not found"
+
+
+class Conflict(ReliefError):
+    """A unique value taken, or an action the current state forbids."""
+
+    title = "Conflict"
+
+
+class InvalidState(Conflict):
+    title = "Not allowed in the current state"
+
+    def __init__(self, detail: str, *, state: str, **extra: Any) -> None:
+        super().__init__(detail, state=state, **extra)
+
+
+class StaleVersion(ReliefError):
+    title = "Precondition failed"
+
+
+class Forbidden(ReliefError):
+    title = "Forbidden"
+
+
+class Invalid(ReliefError):
+    """Input that passed the schema but breaks a domain rule; carries JSON pointers."""
+
+    title = "Validation failed"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, str]]) -> None:
+        super().__init__(detail, errors=errors)
+
+
+class Unavailable(ReliefError):
+    title = "Service unavailable"

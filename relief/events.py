@@ -1,0 +1,112 @@
+"""The event log: every state change writes one row here, in the change's own transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from pydantic import BaseModel
+
+from models.common import Actor, Page, dump
+from models.events import EntityRef, Event
+from relief import cursors
+from relief.auth import Principal
+
+
+def _payload(value: BaseModel | dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    return dump(value)
+
+
+async def emit(
+    conn: asyncpg.Connection,
+    *,
+    type: str,
+    actor: Principal,
+    entity_type: str,
+    entity_id: UUID,
+    incident_id: UUID | None = None,
+    organization_id: UUID | None = None,
+    before: BaseModel | dict[str, Any] | None = None,
+    after: BaseModel | dict[str, Any] | None = None,
+) -> int:
+    """Append one event; call it inside the transaction that made the change. Returns its id."""
+    return await conn.fetchval(
+        """
+        insert into events (type, entity_type, entity_id, incident_id, organization_id,
+                            actor_key_id, actor_role, actor_organization_id, before, after)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        returning id
+        """,
+        type,
+        entity_type,
+        entity_id,
+        incident_id,
+        organization_id,
+        actor.key_id,
+        "system" if actor.key_id is None else str(actor.role),
+        actor.organization_id,
+        _payload(before),
+        _payload(after),
+    )
+
+
+def _event(row: asyncpg.Record) -> Event:
+    return Event(
+        id=row["id"],
+        type=row["type"],
+        entity=EntityRef(type=row["entity_type"], id=row["entity_id"]),
+        incident_id=row["incident_id"],
+        organization_id=row["organization_id"],
+        actor=Actor(
+            key_id=str(row["actor_key_id"]) if row["actor_key_id"] else None,
+            role=row["actor_role"],
+            organization_id=str(row["actor_organization_id"]) if row["actor_organization_id"] else None,
+        ),
+        before=row["before"],
+        after=row["after"],
+        created_at=row["created_at"],
+    )
+
+
+async def list_events(
+    conn: asyncpg.Connection,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    incident_id: UUID | None = None,
+    type: str | None = None,
+    entity_type: str | None = None,
+    entity_id: UUID | None = None,
+    organization_id: UUID | None = None,
+) -> Page[Event]:
+    """Events newest first; `type` may end in `.*` to take a whole family (`incident.*`)."""
+    after_id = cursors.decode_id(cursor, param="cursor") if cursor else None
+    type_like = None
+    if type is not None:
+        type_like = type[:-1] + "%" if type.endswith(".*") else type
+    rows = await conn.fetch(
+        """
+        select * from events
+         where ($1::bigint is null or id < $1)
+           and ($2::uuid is null or incident_id = $2)
+           and ($3::text is null or type like $3)
+           and ($4::text is null or entity_type = $4)
+           and ($5::uuid is null or entity_id = $5)
+           and ($6::uuid is null or organization_id = $6 or actor_organization_id = $6)
+         order by id desc
+         limit $7
+        """,
+        after_id,
+        incident_id,
+        type_like,
+        entity_type,
+        entity_id,
+        organization_id,
+        limit + 1,
+    )
+    items = [_event(r) for r in rows[:limit]]
+    next_cursor = cursors.encode_id(items[-1].id) if len(rows) > limit else None
+    return Page[Event](items=items, next_cursor=next_cursor)

@@ -1,0 +1,128 @@
+"""API keys: issue (shown once), list and revoke."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from models.common import Page
+from models.keys import Key, KeyCreated, Role
+from relief import cursors, events
+from relief.auth import Principal, display_prefix, hash_key, new_key
+from relief.errors import Invalid, NotFound
+
+_COLUMNS = "id, name, role, organization_id, prefix, created_at, last_used_at, revoked_at"
+
+
+def _key(row: asyncpg.Record) -> Key:
+    return Key.model_validate(dict(row))
+
+
+async def create(
+    conn: asyncpg.Connection,
+    *,
+    actor: Principal,
+    name: str,
+    role: Role,
+    organization_id: UUID | None = None,
+) -> KeyCreated:
+    """Issue a key; only its hash is stored, so the returned secret cannot be shown again."""
+    if (role == Role.organization) != (organization_id is not None):
+        raise Invalid(
+            "organization keys name their organization; other roles do not",
+            errors=[{"pointer": "/organization_id", "detail": "required exactly when role is organization"}],
+        )
+    secret = new_key()
+    async with conn.transaction():
+        if organization_id is not None:
+            exists = await conn.fetchval("select 1 from organizations where id = $1", organization_id)
+            if not exists:
+                raise NotFound(f"organization {organization_id} does not exist")
+        row = await conn.fetchrow(
+            f"""
+            insert into api_keys (name, role, organization_id, hash, prefix)
+            values ($1, $2, $3, $4, $5)
+            returning {_COLUMNS}
+            """,
+            name,
+            role,
+            organization_id,
+            hash_key(secret),
+            display_prefix(secret),
+        )
+        key = _key(row)
+        await events.emit(
+            conn,
+            type="key.created",
+            actor=actor,
+            entity_type="key",
+            entity_id=key.id,
+            organization_id=organization_id,
+            after=key,
+        )
+    return KeyCreated(**key.model_dump(), key=secret)
+
+
+async def get(conn: asyncpg.Connection, *, key_id: UUID) -> Key | None:
+    row = await conn.fetchrow(f"select {_COLUMNS} from api_keys where id = $1", key_id)
+    return _key(row) if row else None
+
+
+async def list_keys(
+    conn: asyncpg.Connection,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    organization_id: UUID | None = None,
+    role: Role | None = None,
+    include_revoked: bool = False,
+) -> Page[Key]:
+    position = cursors.decode_position(cursor) if cursor else (None, None)
+    rows = await conn.fetch(
+        f"""
+        select {_COLUMNS} from api_keys
+         where ($1::timestamptz is null or (created_at, id) < ($1, $2::uuid))
+           and ($3::uuid is null or organization_id = $3)
+           and ($4::text is null or role = $4)
+           and ($5 or revoked_at is null)
+         order by created_at desc, id desc
+         limit $6
+        """,
+        *position,
+        organization_id,
+        role,
+        include_revoked,
+        limit + 1,
+    )
+    items = [_key(r) for r in rows[:limit]]
+    next_cursor = (
+        cursors.encode_position(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+    )
+    return Page[Key](items=items, next_cursor=next_cursor)
+
+
+async def revoke(conn: asyncpg.Connection, *, actor: Principal, key_id: UUID) -> Key:
+    """Revoke a key at once; revoking a revoked key changes nothing and emits nothing."""
+    async with conn.transaction():
+        row = await conn.fetchrow(f"select {_COLUMNS} from api_keys where id = $1 for update", key_id)
+        if row is None:
+            raise NotFound(f"key {key_id} does not exist")
+        before = _key(row)
+        if before.revoked_at is not None:
+            return before
+        row = await conn.fetchrow(
+            f"update api_keys set revoked_at = now() where id = $1 returning {_COLUMNS}", key_id
+        )
+        after = _key(row)
+        await events.emit(
+            conn,
+            type="key.revoked",
+            actor=actor,
+            entity_type="key",
+            entity_id=key_id,
+            organization_id=after.organization_id,
+            before=before,
+            after=after,
+        )
+    return after

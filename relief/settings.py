@@ -1,0 +1,62 @@
+"""Settings from the environment (prefix RELIEF_), built once in cli.main() and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Publicly known, so only good for a laptop: production refuses to start with it.
+DEFAULT_SECRET_KEY = "relief-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Every setting Relief reads; the README's table lists the same names."""
+
+    model_config = SettingsConfigDict(env_prefix="RELIEF_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL; unset starts an embedded server under the data folder"
+    )
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    timezone: str = "Asia/Shanghai"
+    worker_in_process: bool = True
+    webhook_allow_private: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=20, ge=1)
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    shutdown_timeout: float = Field(default=30.0, ge=0)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+                raise ValueError("RELIEF_SECRET_KEY must be set to a private value in production")
+            if len(self.secret_key.get_secret_value()) < 32:
+                raise ValueError("RELIEF_SECRET_KEY must be at least 32 characters in production")
+            if self.database_url is None:
+                raise ValueError("RELIEF_DATABASE_URL must be set in production (no embedded database)")
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
