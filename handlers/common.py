@@ -18,6 +18,8 @@ from relief.auth import Principal
 
 M = TypeVar("M", bound=BaseModel)
 
+PRINCIPAL = web.RequestKey("principal", Principal)
+
 
 def pool(request: web.Request) -> asyncpg.Pool:
     return request.app[POOL]
@@ -25,7 +27,7 @@ def pool(request: web.Request) -> asyncpg.Pool:
 
 def principal(request: web.Request) -> Principal:
     """The authenticated caller (the auth middleware has already refused anonymous requests)."""
-    found = request.get("principal")
+    found = request.get(PRINCIPAL)
     if found is None:  # a route marked public that still asks for a caller: a bug, not a 401
         raise RuntimeError("no principal on an authenticated route")
     return found

@@ -12,12 +12,12 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from handlers import problems
-from handlers.common import validation_problem
+from handlers.common import PRINCIPAL, validation_problem
 from handlers.metrics import METRICS
 from handlers.problems import HttpProblem
 from handlers.routing import Handler, Operation
 from relief import auth, db
-from relief.app_keys import POOL
+from relief.app_keys import POOL, REQUEST_ID
 from relief.errors import ReliefError
 
 log = structlog.get_logger("relief.http")
@@ -38,7 +38,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Take or make X-Request-ID, bind it to every log line, and write one line per request."""
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
@@ -55,7 +55,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     finally:
         elapsed = time.perf_counter() - started
         route = _route_name(request)
-        found = request.get("principal")
+        found = request.get(PRINCIPAL)
         log.info(
             "request",
             method=request.method,
@@ -140,6 +140,6 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         found = await auth.authenticate(conn, token)
     if found is None:
         raise HttpProblem("unauthorized", "the API key is unknown or revoked", headers=challenge)
-    request["principal"] = found
+    request[PRINCIPAL] = found
     structlog.contextvars.bind_contextvars(principal=str(found.key_id))
     return await handler(request)

@@ -28,8 +28,10 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     ]
 
 
-def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    schema = model.model_json_schema(mode="validation")
+def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(mode="validation", ref_template="#/components/schemas/{model}")
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
     required = set(schema.get("required", []))
     params = []
     for name, prop in schema.get("properties", {}).items():
@@ -60,6 +62,7 @@ def build(operations: list[Operation]) -> dict[str, Any]:
     refs, definitions = models_json_schema(
         list(dict.fromkeys(models)), ref_template="#/components/schemas/{model}"
     )
+    schemas: dict[str, Any] = definitions.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
         item: dict[str, Any] = {
@@ -72,7 +75,7 @@ def build(operations: list[Operation]) -> dict[str, Any]:
         if op.roles:
             item["description"] = f"Who may call it: {op.roles}."
         if op.query is not None:
-            item["parameters"] += _query_parameters(op.query)
+            item["parameters"] += _query_parameters(op.query, schemas)
         if op.if_match:
             item["parameters"].append({
                 "name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
@@ -120,7 +123,7 @@ def build(operations: list[Operation]) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
-            "schemas": definitions.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key, rk_…"}
             },

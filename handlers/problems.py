@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
 
 from relief import errors
+from relief.app_keys import REQUEST_ID
 
 PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
     # slug: (status, title, what it means, for /docs)
@@ -75,11 +77,15 @@ def response(
         "status": status,
         "detail": detail,
         "instance": request.path,
-        "request_id": request.get("request_id"),
+        "request_id": request.get(REQUEST_ID),
         **{k: v for k, v in extra.items() if v is not None},
     }
     return web.json_response(
-        body, status=status, headers=headers, content_type="application/problem+json"
+        body,
+        status=status,
+        headers=headers,
+        content_type="application/problem+json",
+        dumps=lambda value: json.dumps(value, ensure_ascii=False),
     )
 
 

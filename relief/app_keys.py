@@ -9,3 +9,4 @@ from relief.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
+REQUEST_ID = web.RequestKey("request_id", str)

@@ -73,8 +73,8 @@ def migrate(settings: Settings) -> int:
     return 0
 
 
-async def _with_conn(settings: Settings, work):  # type: ignore[no-untyped-def]
-    conn = await db.wait_for_database(database_url(settings), timeout=DATABASE_WAIT_SECONDS)
+async def _with_conn(url: str, work):  # type: ignore[no-untyped-def]
+    conn = await db.wait_for_database(url, timeout=DATABASE_WAIT_SECONDS)
     try:
         await db.migrate(conn)
         return await work(conn)
@@ -88,7 +88,7 @@ def keys_create(settings: Settings, args: argparse.Namespace) -> int:
             conn, actor=SYSTEM, name=args.name, role=Role(args.role), organization_id=args.org
         )
 
-    created = asyncio.run(_with_conn(settings, work))
+    created = asyncio.run(_with_conn(database_url(settings), work))
     # The key alone on stdout, so `KEY=$(relief keys create …)` works; the rest goes to the log.
     print(created.key)
     log.info("key_created", key_id=str(created.id), role=str(created.role), prefix=created.prefix)
@@ -99,7 +99,7 @@ def keys_list(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn):  # type: ignore[no-untyped-def]
         return await keys.list_keys(conn, limit=200, include_revoked=args.all)
 
-    page = asyncio.run(_with_conn(settings, work))
+    page = asyncio.run(_with_conn(database_url(settings), work))
     print(f"{'id':36}  {'role':12}  {'prefix':10}  {'last used':25}  name")
     for key in page.items:
         used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
@@ -112,7 +112,7 @@ def keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn):  # type: ignore[no-untyped-def]
         return await keys.revoke(conn, actor=SYSTEM, key_id=args.id)
 
-    revoked = asyncio.run(_with_conn(settings, work))
+    revoked = asyncio.run(_with_conn(database_url(settings), work))
     print(f"revoked {revoked.id} ({revoked.name})")
     return 0
 

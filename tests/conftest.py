@@ -1,0 +1,257 @@
+"""Test fixtures: a real PostgreSQL, a fresh database per test cloned from a migrated template.
+
+With RELIEF_DATABASE_URL set, its server is used (the shared one on CI); otherwise an embedded server
+under ./var/test-pg. Databases made here carry a random suffix and are dropped afterwards, since the
+shared server may hold anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from models.keys import Role
+from relief import db, embedded, keys
+from relief import logging as relief_logging
+from relief.app import create_app
+from relief.auth import SYSTEM
+from relief.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = uuid.uuid4().hex[:8]
+
+# Valid unified social credit codes (GB 32100-2015 check characters), for fixtures and tests.
+CREDIT_CODES = [
+    "91350100M000100Y43",
+    "9144030071526726XG",
+    "914403001922038216",
+]
+
+
+def admin_url() -> str:
+    url = os.environ.get("RELIEF_DATABASE_URL")
+    if url:
+        return url
+    data_dir = Path(os.environ.get("RELIEF_DATA_DIR", ROOT / "var"))
+    return embedded.start_server(data_dir / "test-pg")
+
+
+async def _create_template(server: str, name: str) -> None:
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(f'create database "{name}"')
+    finally:
+        await conn.close()
+    conn = await db.connect(db.with_database(server, name))
+    try:
+        await db.migrate(conn)
+    finally:
+        await conn.close()
+
+
+async def _drop(server: str, names: list[str]) -> None:
+    conn = await asyncpg.connect(server)
+    try:
+        for name in names:
+            await conn.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    relief_logging.configure(Settings(log_format="json", log_level="info"))
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """URL of the PostgreSQL server the suite runs on (a database on it; we create our own)."""
+    return admin_url()
+
+
+@pytest.fixture(scope="session")
+def template(server_url: str) -> Iterator[str]:
+    """A database with every migration applied, cloned for each test."""
+    name = f"relief_tmpl_{RUN}"
+    asyncio.run(_create_template(server_url, name))
+    yield name
+    asyncio.run(_drop(server_url, [name]))
+
+
+@pytest.fixture
+async def database_url(server_url: str, template: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test alone."""
+    name = f"relief_t_{RUN}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'create database "{name}" template "{template}"')
+    finally:
+        await conn.close()
+    yield db.with_database(server_url, name)
+    await _drop(server_url, [name])
+
+
+@pytest.fixture
+async def empty_database_url(server_url: str) -> AsyncIterator[str]:
+    """A fresh database with no migrations applied."""
+    name = f"relief_e_{RUN}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'create database "{name}"')
+    finally:
+        await conn.close()
+    yield db.with_database(server_url, name)
+    await _drop(server_url, [name])
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the test's database, to look at rows behind the API."""
+    connection = await db.connect(database_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(env="development", log_format="json")
+
+
+@pytest.fixture
+def app(settings: Settings, database_url: str) -> web.Application:
+    return create_app(settings, database_url=database_url)
+
+
+@pytest.fixture
+async def client(database_url: str, aiohttp_client: Any, app: web.Application) -> TestClient:
+    # database_url comes first so that it is torn down last, after the app has closed its pool.
+    return await aiohttp_client(app)
+
+
+@dataclass
+class Api:
+    """A client that calls the API as one key."""
+
+    client: TestClient
+    key: str | None
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        out = dict(headers or {})
+        if self.key is not None:
+            out.setdefault("Authorization", f"Bearer {self.key}")
+        return out
+
+    async def call(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any):
+        response = await self.client.request(method, path, headers=self._headers(headers), **kw)
+        await response.read()
+        return response
+
+    async def get(self, path: str, **kw: Any):
+        return await self.call("GET", path, **kw)
+
+    async def post(self, path: str, **kw: Any):
+        return await self.call("POST", path, **kw)
+
+    async def patch(self, path: str, **kw: Any):
+        return await self.call("PATCH", path, **kw)
+
+    async def delete(self, path: str, **kw: Any):
+        return await self.call("DELETE", path, **kw)
+
+
+async def _key(conn: asyncpg.Connection, role: Role, organization_id: uuid.UUID | None = None) -> str:
+    created = await keys.create(conn, actor=SYSTEM, name=f"test {role}", role=role, organization_id=organization_id)
+    return created.key
+
+
+@pytest.fixture
+async def admin(client: TestClient, conn: asyncpg.Connection) -> Api:
+    return Api(client, await _key(conn, Role.admin))
+
+
+@pytest.fixture
+async def dispatcher(client: TestClient, conn: asyncpg.Connection) -> Api:
+    return Api(client, await _key(conn, Role.dispatcher))
+
+
+@pytest.fixture
+async def viewer(client: TestClient, conn: asyncpg.Connection) -> Api:
+    return Api(client, await _key(conn, Role.viewer))
+
+
+@pytest.fixture
+def anonymous(client: TestClient) -> Api:
+    return Api(client, None)
+
+
+def organization_body(index: int = 0, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "name": f"苏州蓝天救援队 {index}",
+        "credit_code": CREDIT_CODES[index],
+        "kind": "volunteer_team",
+        "region": "320500",
+        "contact": {"name": "王队长", "phone": "13912345678"},
+        "capabilities": {"skills": ["boat_rescue"], "goods": ["life_jacket"]},
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class Org:
+    id: str
+    api: Api
+    body: dict[str, Any]
+
+
+async def make_organization(dispatcher: Api, conn: asyncpg.Connection, index: int = 0, *, approve: bool = True) -> Org:
+    """Register an organization through the API, approve it, and give it a key."""
+    response = await dispatcher.post("/v1/organizations", json=organization_body(index))
+    assert response.status == 201, await response.text()
+    body = await response.json()
+    if approve:
+        response = await dispatcher.post(f"/v1/organizations/{body['id']}/approve")
+        assert response.status == 200, await response.text()
+        body = await response.json()
+    key = await _key(conn, Role.organization, uuid.UUID(body["id"]))
+    return Org(body["id"], Api(dispatcher.client, key), body)
+
+
+@pytest.fixture
+async def organization(dispatcher: Api, conn: asyncpg.Connection) -> Org:
+    """An approved volunteer team with its own key."""
+    return await make_organization(dispatcher, conn, 0)
+
+
+def incident_body(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "code": "2023-DOKSURI-SZ",
+        "title": "台风杜苏芮 苏州响应",
+        "type": "typhoon",
+        "severity": "II",
+        "regions": ["320500"],
+        "started_at": "2023-07-28T01:55:00Z",
+        "description": "Typhoon Doksuri made landfall at Jinjiang, Fujian.",
+    }
+    body.update(overrides)
+    return body
+
+
+def relief_env(database_url: str, **extra: str) -> dict[str, str]:
+    """Environment for a `relief` subprocess pointed at `database_url`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELIEF_")}
+    env.update({"RELIEF_DATABASE_URL": database_url, "RELIEF_LOG_FORMAT": "json", **extra})
+    return env
+
+
+RELIEF_BIN = str(Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "relief")
