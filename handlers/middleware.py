@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -17,7 +18,7 @@ from handlers.metrics import METRICS
 from handlers.problems import HttpProblem
 from handlers.routing import Handler, Operation
 from relief import auth, db
-from relief.app_keys import POOL, REQUEST_ID
+from relief.app_keys import IN_FLIGHT, POOL, REQUEST_ID
 from relief.errors import ReliefError
 
 log = structlog.get_logger("relief.http")
@@ -43,11 +44,16 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     status = 500
+    in_flight = request.app[IN_FLIGHT]
+    in_flight.enter()
     try:
         try:
             response = await handler(request)
         except web.HTTPException as exc:  # redirects and the like, passed through
             status = exc.status
+            raise
+        except asyncio.CancelledError:
+            status = 499  # the client went away (nginx's convention); no response was sent
             raise
         status = response.status
         response.headers["X-Request-ID"] = request_id
@@ -67,6 +73,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             role=str(found.role) if found else None,
         )
         request.app[METRICS].observe(request.method, route, status, elapsed)
+        in_flight.leave()
 
 
 @web.middleware

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Callable
 
 import structlog
@@ -20,7 +21,8 @@ from handlers.middleware import OPERATIONS, authenticate, observe, problem_detai
 from handlers.routing import Operation
 from handlers.system import OPENAPI
 from relief import db
-from relief.app_keys import POOL, SETTINGS
+from relief.app_keys import IN_FLIGHT, POOL, SETTINGS
+from relief.inflight import InFlight
 from relief.settings import Settings
 
 log = structlog.get_logger("relief.app")
@@ -67,8 +69,39 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics(app)
+    app[IN_FLIGHT] = InFlight()
     table = operations()
     app[OPERATIONS] = {app.router.add_route(op.method, op.path, op.handler): op for op in table}
     app[OPENAPI] = openapi.build(table)
     app.cleanup_ctx.append(_database(settings, database_url))
     return app
+
+
+async def serve(app: web.Application, settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT, then stop gracefully.
+
+    aiohttp's own run_app stops reading sockets as soon as shutdown starts, so a request whose body
+    is still arriving is dropped (aio-libs/aiohttp#2298). Here the listener closes first, then the
+    requests already in progress get up to RELIEF_SHUTDOWN_TIMEOUT to finish, then resources close.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    log.info("serving", url=f"http://{settings.host}:{settings.port}")
+    try:
+        await stop.wait()
+        log.info("stopping", in_flight=app[IN_FLIGHT].count)
+        await site.stop()  # no new connections
+        try:
+            await asyncio.wait_for(app[IN_FLIGHT].wait_idle(), settings.shutdown_timeout)
+        except TimeoutError:
+            log.warning("shutdown_timeout", in_flight=app[IN_FLIGHT].count)
+    finally:
+        await runner.cleanup()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
+from relief.inflight import InFlight
 from relief.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 REQUEST_ID = web.RequestKey("request_id", str)
+IN_FLIGHT = web.AppKey("in_flight", InFlight)

@@ -40,29 +40,15 @@ async def _migrate(url: str) -> list[str]:
 
 def serve(settings: Settings) -> int:
     """Migrate, then serve until SIGTERM/SIGINT; in-flight requests finish first."""
-    from aiohttp import web
-
     from relief.app import create_app
+    from relief.app import serve as serve_app
 
     url = database_url(settings)
     applied = asyncio.run(_migrate(url))
     log.info("migrations_checked", applied=applied)
     app = create_app(settings, database_url=url)
-    log.info(
-        "serving",
-        url=f"http://{settings.host}:{settings.port}",
-        env=settings.env,
-        database=db.mask_url(url),
-    )
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=settings.shutdown_timeout,
-        access_log=None,
-        print=None,
-        handle_signals=True,
-    )
+    log.info("starting", env=settings.env, database=db.mask_url(url))
+    asyncio.run(serve_app(app, settings))
     log.info("stopped")
     return 0
 

@@ -110,3 +110,44 @@ async def list_events(
     items = [_event(r) for r in rows[:limit]]
     next_cursor = cursors.encode_id(items[-1].id) if len(rows) > limit else None
     return Page[Event](items=items, next_cursor=next_cursor)
+
+
+def encode_position(txid: int, event_id: int) -> str:
+    """A stream position: the (transaction id, event id) of the last event read."""
+    return f"{txid}-{event_id}"
+
+
+def decode_position(position: str) -> tuple[int, int]:
+    txid, _, event_id = position.partition("-")
+    if not (txid.isdigit() and event_id.isdigit()):
+        raise ValueError(f"not a stream position: {position!r}")
+    return int(txid), int(event_id)
+
+
+async def read_after(
+    conn: asyncpg.Connection, *, position: str | None, limit: int = 500
+) -> tuple[list[Event], str | None]:
+    """Events committed after `position`, in an order that only grows with commit visibility.
+
+    Only rows whose transaction is older than every transaction still running are returned
+    (txid < pg_snapshot_xmin): such rows can no longer be joined by a row that commits later with a
+    smaller position, so a reader resuming from the returned position never skips an event. The cost
+    is that a long-running transaction delays the stream until it ends.
+    """
+    txid, event_id = decode_position(position) if position else (0, 0)
+    rows = await conn.fetch(
+        """
+        select *, txid::text::bigint as txid_number from events
+         where (txid::text::bigint, id) > ($1, $2)
+           and txid < pg_snapshot_xmin(pg_current_snapshot())
+         order by txid, id
+         limit $3
+        """,
+        txid,
+        event_id,
+        limit,
+    )
+    if not rows:
+        return [], position
+    last = rows[-1]
+    return [_event(r) for r in rows], encode_position(last["txid_number"], last["id"])

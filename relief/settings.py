@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
-    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_min: int = Field(default=0, ge=0)
     db_pool_max: int = Field(default=20, ge=1)
     db_connect_timeout: float = Field(default=5.0, gt=0)
     shutdown_timeout: float = Field(default=30.0, ge=0)
