@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from models.codes import region_prefix
-from models.common import Page, dump
+from models.common import Page
 from models.incidents import Incident, IncidentCreate, IncidentStatus, IncidentUpdate
 from relief import cursors, events
 from relief.auth import Principal
@@ -132,7 +132,7 @@ async def update(
                 f"incident {incident_id} is at version {before.version}, not {version}",
                 current_version=before.version,
             )
-        changes: dict[str, Any] = data.model_dump(exclude_unset=True)
+        changes: dict[str, Any] = data.model_dump(include=data.model_fields_set)
         if "regions" in changes:
             changes["regions"] = _unique(changes["regions"])
         merged = {**before.model_dump(), **changes}
@@ -193,5 +193,3 @@ async def _set_status(
         await _emit(conn, event_type, actor, after, before)
     return after
 
-
-__all__ = ["close", "create", "dump", "get", "list_incidents", "reopen", "update"]

@@ -126,7 +126,9 @@ async def update(
                 f"organization {organization_id} is at version {before.version}, not {version}",
                 current_version=before.version,
             )
-        changes: dict[str, Any] = data.model_dump(exclude_unset=True, mode="json")
+        # Only the top-level fields the client sent; nested values whole (exclude_unset would also
+        # drop unset members inside `contact`, turning a no-op into a change).
+        changes: dict[str, Any] = data.model_dump(mode="json", include=data.model_fields_set)
         merged = {**dump(before), **changes}
         if merged == dump(before):
             return before  # nothing changes: no new version, no event
@@ -171,7 +173,7 @@ _TRANSITIONS = {
         "organization.approved",
     ),
     "suspend": (
-        {OrganizationStatus.approved, OrganizationStatus.pending},
+        {OrganizationStatus.approved},
         OrganizationStatus.suspended,
         "organization.suspended",
     ),
@@ -181,7 +183,7 @@ _TRANSITIONS = {
 async def transition(
     conn: asyncpg.Connection, *, actor: Principal, organization_id: UUID, action: str
 ) -> Organization:
-    """approve (pending/suspended → approved) or suspend (approved/pending → suspended)."""
+    """approve (pending/suspended → approved) or suspend (approved → suspended)."""
     allowed_from, target, event_type = _TRANSITIONS[action]
     async with conn.transaction():
         before = await _locked(conn, organization_id)
