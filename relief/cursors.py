@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
+import asyncpg
+from pydantic import BaseModel
+
+from models.common import Page
 from relief.errors import Invalid
 
 
@@ -52,3 +58,17 @@ def decode_id(cursor: str, *, param: str = "cursor") -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise _bad(param)
     return value
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def page(rows: Sequence[asyncpg.Record], limit: int, model: type[M]) -> Page[M]:
+    """A page of `model` from `limit + 1` rows fetched newest first (created_at, id): the extra row
+    only says that another page exists."""
+    items = [model.model_validate(dict(row)) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_position(last["created_at"], last["id"])
+    return Page[model](items=items, next_cursor=next_cursor)  # type: ignore[valid-type]

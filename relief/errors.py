@@ -36,6 +36,12 @@ class InvalidState(Conflict):
 class StaleVersion(ReliefError):
     title = "Precondition failed"
 
+    @classmethod
+    def check(cls, what: str, *, current: int, expected: int) -> None:
+        """Raise unless the client's version (from If-Match) is the current one."""
+        if current != expected:
+            raise cls(f"{what} is at version {current}, not {expected}", current_version=current)
+
 
 class Forbidden(ReliefError):
     title = "Forbidden"

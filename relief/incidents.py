@@ -107,11 +107,7 @@ async def list_incidents(
         region,
         limit + 1,
     )
-    items = [_incident(r) for r in rows[:limit]]
-    next_cursor = (
-        cursors.encode_position(items[-1].created_at, items[-1].id) if len(rows) > limit else None
-    )
-    return Page[Incident](items=items, next_cursor=next_cursor)
+    return cursors.page(rows, limit, Incident)
 
 
 async def _locked(conn: asyncpg.Connection, incident_id: UUID) -> Incident:
@@ -127,11 +123,7 @@ async def update(
     """Change the fields given; `version` must be the current one (optimistic concurrency)."""
     async with conn.transaction():
         before = await _locked(conn, incident_id)
-        if before.version != version:
-            raise StaleVersion(
-                f"incident {incident_id} is at version {before.version}, not {version}",
-                current_version=before.version,
-            )
+        StaleVersion.check(f"incident {incident_id}", current=before.version, expected=version)
         changes: dict[str, Any] = data.model_dump(include=data.model_fields_set)
         if "regions" in changes:
             changes["regions"] = _unique(changes["regions"])

@@ -95,11 +95,7 @@ async def list_keys(
         include_revoked,
         limit + 1,
     )
-    items = [_key(r) for r in rows[:limit]]
-    next_cursor = (
-        cursors.encode_position(items[-1].created_at, items[-1].id) if len(rows) > limit else None
-    )
-    return Page[Key](items=items, next_cursor=next_cursor)
+    return cursors.page(rows, limit, Key)
 
 
 async def revoke(conn: asyncpg.Connection, *, actor: Principal, key_id: UUID) -> Key:

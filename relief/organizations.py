@@ -24,6 +24,25 @@ def _organization(row: asyncpg.Record) -> Organization:
     return Organization.model_validate(dict(row))
 
 
+async def _emit(
+    conn: asyncpg.Connection,
+    type: str,
+    actor: Principal,
+    after: Organization,
+    before: Organization | None = None,
+) -> None:
+    await events.emit(
+        conn,
+        type=type,
+        actor=actor,
+        entity_type="organization",
+        entity_id=after.id,
+        organization_id=after.id,
+        before=before,
+        after=after,
+    )
+
+
 def _duplicate(code: str) -> Conflict:
     return Conflict(f"an organization with credit code {code} is already registered", credit_code=code)
 
@@ -48,15 +67,7 @@ async def create(conn: asyncpg.Connection, *, actor: Principal, data: Organizati
         except asyncpg.UniqueViolationError as exc:
             raise _duplicate(data.credit_code) from exc
         organization = _organization(row)
-        await events.emit(
-            conn,
-            type="organization.created",
-            actor=actor,
-            entity_type="organization",
-            entity_id=organization.id,
-            organization_id=organization.id,
-            after=organization,
-        )
+        await _emit(conn, "organization.created", actor, organization)
     return organization
 
 
@@ -96,11 +107,7 @@ async def list_organizations(
         only_id,
         limit + 1,
     )
-    items = [_organization(r) for r in rows[:limit]]
-    next_cursor = (
-        cursors.encode_position(items[-1].created_at, items[-1].id) if len(rows) > limit else None
-    )
-    return Page[Organization](items=items, next_cursor=next_cursor)
+    return cursors.page(rows, limit, Organization)
 
 
 async def _locked(conn: asyncpg.Connection, organization_id: UUID) -> Organization:
@@ -121,11 +128,7 @@ async def update(
     """Change the fields given; `version` must be the current one (optimistic concurrency)."""
     async with conn.transaction():
         before = await _locked(conn, organization_id)
-        if before.version != version:
-            raise StaleVersion(
-                f"organization {organization_id} is at version {before.version}, not {version}",
-                current_version=before.version,
-            )
+        StaleVersion.check(f"organization {organization_id}", current=before.version, expected=version)
         # Only the top-level fields the client sent; nested values whole (exclude_unset would also
         # drop unset members inside `contact`, turning a no-op into a change).
         changes: dict[str, Any] = data.model_dump(mode="json", include=data.model_fields_set)
@@ -152,16 +155,7 @@ async def update(
         except asyncpg.UniqueViolationError as exc:
             raise _duplicate(merged["credit_code"]) from exc
         after = _organization(row)
-        await events.emit(
-            conn,
-            type="organization.updated",
-            actor=actor,
-            entity_type="organization",
-            entity_id=organization_id,
-            organization_id=organization_id,
-            before=before,
-            after=after,
-        )
+        await _emit(conn, "organization.updated", actor, after, before)
     return after
 
 
@@ -200,14 +194,5 @@ async def transition(
             target,
         )
         after = _organization(row)
-        await events.emit(
-            conn,
-            type=event_type,
-            actor=actor,
-            entity_type="organization",
-            entity_id=organization_id,
-            organization_id=organization_id,
-            before=before,
-            after=after,
-        )
+        await _emit(conn, event_type, actor, after, before)
     return after
