@@ -10,9 +10,10 @@ from uuid import UUID
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from handlers.problems import HttpProblem
+from relief import idempotency
 from relief.app_keys import POOL
 from relief.auth import Principal
 
@@ -99,7 +100,7 @@ def validation_problem(exc: ValidationError, document: Any, *, where: str = "bod
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 
 
-async def body(request: web.Request, model: type[M]) -> M:
+async def body(request: web.Request, model: type[M] | TypeAdapter[M]) -> M:
     """Read a JSON body into `model`: 415 unless JSON, 400 if malformed, 422 if invalid.
 
     Numbers are read as Decimal, so 0.1 stays exactly 0.1 all the way to NUMERIC.
@@ -117,15 +118,17 @@ async def body(request: web.Request, model: type[M]) -> M:
     return validate(model, document)
 
 
-async def optional_body(request: web.Request, model: type[M]) -> M:
+async def optional_body(request: web.Request, model: type[M] | TypeAdapter[M]) -> M:
     """Like body(), but a POST with no body at all gets the model's defaults."""
     if not request.body_exists and request.content_length in (None, 0):
         return validate(model, {})
     return await body(request, model)
 
 
-def validate(model: type[M], document: Any) -> M:
+def validate(model: type[M] | TypeAdapter[M], document: Any) -> M:
     try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(document)
         return model.model_validate(document)
     except ValidationError as exc:
         raise validation_problem(exc, document) from None
@@ -173,3 +176,47 @@ def respond(model: BaseModel, *, status: int = 200, headers: dict[str, str] | No
         headers=out,
         content_type="application/json",
     )
+
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def idempotency_scope(caller: Principal) -> str:
+    """Keys belong to the caller: an organization (whichever of its keys), or a staff key."""
+    if caller.organization_id is not None:
+        return f"org:{caller.organization_id}"
+    return f"key:{caller.key_id}"
+
+
+async def idempotent(request: web.Request, data: BaseModel, work: idempotency.Work) -> web.Response:
+    """Run a create once per Idempotency-Key (400 without one), replaying the first response after."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        raise HttpProblem(
+            "malformed-request",
+            "this request moves money, goods or people: send an Idempotency-Key header (a fresh UUID per "
+            "create, reused on retries)",
+            errors=[{"parameter": "Idempotency-Key", "detail": "required"}],
+        )
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise HttpProblem(
+            "malformed-request",
+            "Idempotency-Key must be 1–255 visible ASCII characters",
+            errors=[{"parameter": "Idempotency-Key", "detail": "1–255 visible ASCII characters"}],
+        )
+    fingerprint = idempotency.fingerprint(request.method, request.path, data.model_dump_json().encode())
+    async with pool(request).acquire() as conn:
+        outcome = await idempotency.run_once(
+            conn, scope=idempotency_scope(principal(request)), key=key, fingerprint=fingerprint, work=work
+        )
+    headers = {"Idempotency-Key": key}
+    if outcome.location:
+        headers["Location"] = outcome.location
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return web.Response(body=outcome.body, status=outcome.status, headers=headers, content_type="application/json")
+
+
+def created(model: BaseModel, location: str) -> idempotency.Response:
+    """The response of a create, in the form the idempotency store keeps."""
+    return idempotency.Response(201, model.model_dump_json().encode(), location)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 import relief
@@ -54,15 +54,25 @@ def _problem_response(status: int) -> dict[str, Any]:
 def build(operations: list[Operation]) -> dict[str, Any]:
     """The whole document; every served operation appears, with its security and its errors."""
     models: list[tuple[type[BaseModel], str]] = [(Problem, "serialization")]
+    others: list[tuple[Any, str]] = []  # unions and other non-model types, e.g. CallCreate
     for op in operations:
-        if op.body is not None:
-            models.append((op.body, "validation"))
-        if isinstance(op.response, type) and issubclass(op.response, BaseModel):
-            models.append((op.response, "serialization"))
-    refs, definitions = models_json_schema(
+        for schema_type, mode in ((op.body, "validation"), (op.response, "serialization")):
+            if schema_type is None:
+                continue
+            if isinstance(schema_type, type) and issubclass(schema_type, BaseModel):
+                models.append((schema_type, mode))
+            else:
+                others.append((schema_type, mode))
+    refs: dict[tuple[Any, str], Any]
+    refs, definitions = models_json_schema(  # type: ignore[assignment]
         list(dict.fromkeys(models)), ref_template="#/components/schemas/{model}"
     )
     schemas: dict[str, Any] = definitions.get("$defs", {})
+    for schema_type, mode in others:
+        schema = TypeAdapter(schema_type).json_schema(mode=mode, ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        refs[(schema_type, mode)] = schema
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
         item: dict[str, Any] = {
@@ -81,6 +91,13 @@ def build(operations: list[Operation]) -> dict[str, Any]:
                 "name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
                 "description": 'The ETag from your last read, e.g. "3"',
             })
+        if op.idempotent:
+            item["parameters"].append({
+                "name": "Idempotency-Key", "in": "header", "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "Unique per create, kept 24 h: a retry with the same key and body replays the "
+                "first response (Idempotent-Replayed: true); the same key with another body is a 422.",
+            })
         if op.body is not None:
             item["requestBody"] = {
                 "required": op.body_required,
@@ -91,6 +108,11 @@ def build(operations: list[Operation]) -> dict[str, Any]:
             success["content"] = {op.content_type: {"schema": refs[(op.response, "serialization")]}}
         elif op.content_type != "application/json":
             success["content"] = {op.content_type: {"schema": {"type": "string"}}}
+        if op.idempotent:
+            success["headers"] = {
+                "Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]},
+                                        "description": "Present when this is the stored first response"},
+            }
         item["responses"][str(op.status)] = success
         errors = set(op.errors)
         if not op.public:
@@ -102,6 +124,8 @@ def build(operations: list[Operation]) -> dict[str, Any]:
             errors |= {400, 413, 415, 422}
         if op.query is not None:
             errors |= {422}
+        if op.idempotent:
+            errors |= {400, 409, 422}
         for status in sorted(errors):
             item["responses"][str(status)] = _problem_response(status)
         if not item["parameters"]:

@@ -24,6 +24,16 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
         "Not allowed in the current state",
         "The action needs another state; `state` names the current one.",
     ),
+    "over-committed": (
+        409,
+        "Over-commitment",
+        "The pledge is larger than what the call still needs; `remaining` says how much that is.",
+    ),
+    "idempotency-in-progress": (
+        409,
+        "Request in progress",
+        "A request with this Idempotency-Key is still running; retry after it finishes.",
+    ),
     "precondition-failed": (412, "Precondition failed", "`If-Match` names an old version; fetch the resource again."),
     "payload-too-large": (413, "Payload too large", "The body is over the size limit (1 MiB)."),
     "unsupported-media-type": (415, "Unsupported media type", "A body must be sent as application/json."),
@@ -93,6 +103,8 @@ def response(
 DOMAIN_STATUS: dict[type[errors.ReliefError], tuple[int, str]] = {
     errors.NotFound: (404, "not-found"),
     errors.InvalidState: (409, "invalid-state"),
+    errors.OverCommitted: (409, "over-committed"),
+    errors.InProgress: (409, "idempotency-in-progress"),
     errors.Conflict: (409, "conflict"),
     errors.StaleVersion: (412, "precondition-failed"),
     errors.Forbidden: (403, "forbidden"),

@@ -28,6 +28,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     query: type[BaseModel] | None = None
     if_match: bool = False  # needs If-Match (PATCH)
+    idempotent: bool = False  # needs Idempotency-Key; replays with Idempotent-Replayed: true
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)  # response headers, name → description
 

@@ -9,12 +9,15 @@ from collections.abc import AsyncIterator, Callable
 import structlog
 from aiohttp import web
 
+from handlers import calls as calls_handlers
 from handlers import events as events_handlers
 from handlers import incidents as incidents_handlers
 from handlers import keys as keys_handlers
 from handlers import metrics as metrics_handlers
+from handlers import offers as offers_handlers
 from handlers import openapi
 from handlers import organizations as organizations_handlers
+from handlers import pledges as pledges_handlers
 from handlers import system as system_handlers
 from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
@@ -38,6 +41,9 @@ def operations() -> list[Operation]:
         *keys_handlers.routes.operations,
         *organizations_handlers.routes.operations,
         *incidents_handlers.routes.operations,
+        *calls_handlers.routes.operations,
+        *pledges_handlers.routes.operations,
+        *offers_handlers.routes.operations,
         *events_handlers.routes.operations,
     ]
 

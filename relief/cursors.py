@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
@@ -63,10 +63,17 @@ def decode_id(cursor: str, *, param: str = "cursor") -> int:
 M = TypeVar("M", bound=BaseModel)
 
 
-def page(rows: Sequence[asyncpg.Record], limit: int, model: type[M]) -> Page[M]:
+def page(
+    rows: Sequence[asyncpg.Record],
+    limit: int,
+    model: type[M],
+    convert: Callable[[asyncpg.Record], M] | None = None,
+) -> Page[M]:
     """A page of `model` from `limit + 1` rows fetched newest first (created_at, id): the extra row
-    only says that another page exists."""
-    items = [model.model_validate(dict(row)) for row in rows[:limit]]
+    only says that another page exists. `convert` turns a row into the model when a plain
+    model_validate will not do."""
+    convert = convert or (lambda row: model.model_validate(dict(row)))
+    items = [convert(row) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -181,3 +181,14 @@ async def ensure_database(url: str, name: str) -> None:
                 pass  # a concurrent starter made it first
     finally:
         await conn.close()
+
+
+def atomic(conn: asyncpg.Connection) -> AbstractAsyncContextManager[object]:
+    """A transaction, unless `conn` is already in one: then the work joins it.
+
+    Use cases open their own transaction when called alone, and join the caller's when wrapped (by
+    the idempotency guard, say) without paying for a savepoint.
+    """
+    if conn.is_in_transaction():
+        return nullcontext()
+    return conn.transaction()

@@ -33,6 +33,21 @@ class InvalidState(Conflict):
         super().__init__(detail, state=state, **extra)
 
 
+class OverCommitted(Conflict):
+    """A pledge larger than what the call still needs."""
+
+    title = "Over-commitment"
+
+    def __init__(self, detail: str, *, remaining: str, **extra: Any) -> None:
+        super().__init__(detail, remaining=remaining, **extra)
+
+
+class InProgress(Conflict):
+    """A duplicate of a request that is still running (same Idempotency-Key)."""
+
+    title = "Request in progress"
+
+
 class StaleVersion(ReliefError):
     title = "Precondition failed"
 

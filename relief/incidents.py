@@ -10,7 +10,7 @@ import asyncpg
 from models.codes import region_prefix
 from models.common import Page
 from models.incidents import Incident, IncidentCreate, IncidentStatus, IncidentUpdate
-from relief import cursors, events
+from relief import calls, cursors, events
 from relief.auth import Principal
 from relief.errors import Conflict, InvalidState, NotFound, StaleVersion
 
@@ -183,5 +183,8 @@ async def _set_status(
         )
         after = _incident(row)
         await _emit(conn, event_type, actor, after, before)
+        if target == IncidentStatus.closed:
+            # Closing an incident closes its open calls; pledges already made stay trackable.
+            await calls.close_open_calls(conn, actor=actor, incident_id=incident_id)
     return after
 

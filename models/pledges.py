@@ -1,0 +1,106 @@
+"""Pledges: an organization's promise against a call, tracked from promise to delivery."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import Field, StringConstraints, model_validator
+
+from models.amounts import Amount, Counter, Currency, NonNegative, Quantity
+from models.calls import CallKind
+from models.common import Input, ListQuery, Output, Text, Timestamp
+from models.organizations import Phone
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class PledgeStatus(StrEnum):
+    pledged = "pledged"
+    accepted = "accepted"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+    dispatched = "dispatched"
+    delivered = "delivered"
+
+
+class Lead(Input):
+    """The team lead who answers for a personnel pledge."""
+
+    name: Text
+    phone: Phone
+
+
+class PledgeCreate(Input):
+    """One body for every kind; the call's kind says which fields are needed.
+
+    money: `amount` (and `currency`, which must be the call's); goods: `quantity` (and optionally
+    `estimated_value`); personnel: `headcount`, `lead`, and optionally the availability period.
+    """
+
+    amount: Amount | None = None
+    currency: Currency | None = None
+    quantity: Quantity | None = None
+    unit: str | None = Field(default=None, max_length=20, description="goods: must be the call's unit")
+    estimated_value: NonNegative | None = Field(default=None, description="goods: value in CNY")
+    headcount: int | None = Field(default=None, gt=0, le=100_000)
+    available_from: Timestamp | None = None
+    available_until: Timestamp | None = None
+    lead: Lead | None = None
+    note: Note = ""
+
+    @model_validator(mode="after")
+    def _period(self) -> PledgeCreate:
+        if self.available_from and self.available_until and self.available_until <= self.available_from:
+            raise ValueError("available_until must be after available_from")
+        return self
+
+
+class PledgeReject(Input):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class PledgeDeliver(Input):
+    quantity: NonNegative | None = Field(
+        default=None, description="What arrived, ≤ the pledged quantity; default: all of it"
+    )
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
+        default=None, description="What arrived, in words (damage, shortfall…); kept as the pledge's reason"
+    )
+
+
+class Pledge(Output):
+    id: UUID
+    call_id: UUID
+    incident_id: UUID
+    organization_id: UUID
+    organization_name: str | None = None
+    kind: CallKind
+    status: PledgeStatus
+    quantity: Counter = Field(description="In the call's unit or currency")
+    amount: Counter | None = None
+    currency: str | None = None
+    unit: str | None = None
+    estimated_value: Counter | None = None
+    headcount: int | None = None
+    available_from: Timestamp | None = None
+    available_until: Timestamp | None = None
+    lead: dict | None = None
+    note: str
+    delivered_quantity: Counter | None
+    reason: str | None = Field(description="Why it was rejected, or the dispatcher's note on delivery")
+    version: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class PledgeQuery(ListQuery):
+    status: PledgeStatus | None = None
+    incident_id: UUID | None = None
+    call_id: UUID | None = None
+    organization_id: UUID | None = None
+
+
+class CallPledgeQuery(ListQuery):
+    status: PledgeStatus | None = None

@@ -1,0 +1,300 @@
+"""Pledges: take each promise exactly once, never over-commit, and track it to delivery."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from models.amounts import check_money
+from models.calls import CallKind, CallStatus
+from models.common import Page, dump
+from models.keys import Role
+from models.pledges import Pledge, PledgeCreate, PledgeStatus
+from relief import calls, cursors, db, events
+from relief.auth import Principal
+from relief.errors import Forbidden, Invalid, InvalidState, NotFound, OverCommitted
+
+_SELECT = """
+    select p.*, o.name as organization_name
+      from pledges p join organizations o on o.id = p.organization_id
+"""
+
+
+def to_model(row: asyncpg.Record | dict[str, Any]) -> Pledge:
+    kind = CallKind(row["kind"])
+    quantity: Decimal = row["quantity"]
+    return Pledge(
+        **{k: row[k] for k in (
+            "id", "call_id", "incident_id", "organization_id", "status", "quantity", "currency", "unit",
+            "estimated_value", "available_from", "available_until", "lead", "note", "delivered_quantity",
+            "reason", "version", "created_at", "updated_at",
+        )},
+        organization_name=row.get("organization_name") if isinstance(row, dict) else row["organization_name"],
+        kind=kind,
+        amount=quantity if kind == CallKind.money else None,
+        headcount=int(quantity) if kind == CallKind.personnel else None,
+    )
+
+
+def _invalid(pointer: str, detail: str) -> Invalid:
+    return Invalid(detail, errors=[{"pointer": pointer, "detail": detail}])
+
+
+def _quantity(call: asyncpg.Record, data: PledgeCreate) -> Decimal:
+    """What the pledge promises, in the call's unit, after checking the body fits the call's kind."""
+    kind = CallKind(call["kind"])
+    allowed = {
+        CallKind.money: {"amount", "currency", "note"},
+        CallKind.goods: {"quantity", "unit", "estimated_value", "note"},
+        CallKind.personnel: {"headcount", "available_from", "available_until", "lead", "note"},
+    }[kind]
+    stray = sorted(data.model_fields_set - allowed)
+    if stray:
+        raise Invalid(
+            f"a pledge on a {kind} call does not take {', '.join(stray)}",
+            errors=[{"pointer": f"/{name}", "detail": f"not used for {kind} pledges"} for name in stray],
+        )
+    if kind == CallKind.money:
+        if data.amount is None:
+            raise _invalid("/amount", "a money pledge needs an amount")
+        currency = data.currency or call["currency"]
+        if currency != call["currency"]:
+            raise _invalid("/currency", f"this call collects {call['currency']}, not {currency}")
+        try:
+            check_money(data.amount, currency)
+        except ValueError as exc:
+            raise _invalid("/amount", str(exc)) from None
+        return data.amount
+    if kind == CallKind.goods:
+        if data.quantity is None:
+            raise _invalid("/quantity", "a goods pledge needs a quantity")
+        if data.unit is not None and data.unit != call["unit"]:
+            raise _invalid("/unit", f"this call counts in {call['unit']}, not {data.unit}")
+        return data.quantity
+    if data.headcount is None:
+        raise _invalid("/headcount", "a personnel pledge needs a headcount")
+    if data.lead is None:
+        raise _invalid("/lead", "a personnel pledge names its team lead")
+    return Decimal(data.headcount)
+
+
+async def emit(
+    conn: asyncpg.Connection, type: str, actor: Principal, after: Pledge, before: Pledge | None = None
+) -> None:
+    await events.emit(
+        conn,
+        type=type,
+        actor=actor,
+        entity_type="pledge",
+        entity_id=after.id,
+        incident_id=after.incident_id,
+        organization_id=after.organization_id,
+        before=before,
+        after=after,
+    )
+
+
+async def create(conn: asyncpg.Connection, *, actor: Principal, call_id: UUID, data: PledgeCreate) -> Pledge:
+    """Pledge against an open call; 409 with `remaining` when it asks for more than is left."""
+    if actor.role != Role.organization or actor.organization_id is None:
+        raise Forbidden("pledges are made with an organization's key")
+    if actor.organization_status != "approved":
+        raise Forbidden(f"your organization is {actor.organization_status}; only approved organizations pledge")
+    async with db.atomic(conn):
+        call = await conn.fetchrow(
+            "select kind, currency, unit, status, incident_id from calls where id = $1", call_id
+        )
+        if call is None or call["status"] == CallStatus.draft:
+            raise NotFound(f"call {call_id} does not exist")
+        quantity = _quantity(call, data)
+        # The guarded update is the whole concurrency story: the row lock serializes pledges on one
+        # call and the condition is re-checked on the locked row, so no read-then-write race exists.
+        moved = await conn.fetchval(
+            """
+            update calls set committed = committed + $2, updated_at = now()
+             where id = $1 and status = 'open' and (allow_overpledge or committed + $2 <= requested)
+            returning true
+            """,
+            call_id,
+            quantity,
+        )
+        if not moved:
+            current = await conn.fetchrow(
+                "select status, requested - committed as remaining from calls where id = $1", call_id
+            )
+            if current["status"] != CallStatus.open:
+                status = current["status"]
+                raise InvalidState(f"the call is {status}; pledges need an open call", state=status)
+            remaining = format(current["remaining"], "f")
+            raise OverCommitted(f"the call needs only {remaining} more; pledge at most that", remaining=remaining)
+        row = await conn.fetchrow(
+            """
+            with p as (
+                insert into pledges (call_id, incident_id, organization_id, kind, quantity, currency, unit,
+                                     estimated_value, available_from, available_until, lead, note)
+                values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                returning *
+            )
+            select p.*, o.name as organization_name from p join organizations o on o.id = p.organization_id
+            """,
+            call_id,
+            call["incident_id"],
+            actor.organization_id,
+            call["kind"],
+            quantity,
+            call["currency"],
+            call["unit"],
+            data.estimated_value,
+            data.available_from,
+            data.available_until,
+            dump(data.lead) if data.lead else None,
+            data.note,
+        )
+        pledge = to_model(row)
+        await emit(conn, "pledge.created", actor, pledge)
+    return pledge
+
+
+async def get(conn: asyncpg.Connection, *, pledge_id: UUID) -> Pledge | None:
+    row = await conn.fetchrow(f"{_SELECT} where p.id = $1", pledge_id)
+    return to_model(row) if row else None
+
+
+async def list_pledges(
+    conn: asyncpg.Connection,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    call_id: UUID | None = None,
+    incident_id: UUID | None = None,
+    organization_id: UUID | None = None,
+    status: str | None = None,
+) -> Page[Pledge]:
+    position = cursors.decode_position(cursor) if cursor else (None, None)
+    rows = await conn.fetch(
+        f"""
+        {_SELECT}
+         where ($1::timestamptz is null or (p.created_at, p.id) < ($1, $2::uuid))
+           and ($3::uuid is null or p.call_id = $3)
+           and ($4::uuid is null or p.incident_id = $4)
+           and ($5::uuid is null or p.organization_id = $5)
+           and ($6::text is null or p.status = $6)
+         order by p.created_at desc, p.id desc
+         limit $7
+        """,
+        *position,
+        call_id,
+        incident_id,
+        organization_id,
+        status,
+        limit + 1,
+    )
+    return cursors.page(rows, limit, Pledge, to_model)
+
+
+# action → (who, states it may start from, state it leads to, event)
+RULES: dict[str, tuple[Role, frozenset[PledgeStatus], PledgeStatus, str]] = {
+    "accept": (Role.dispatcher, frozenset({PledgeStatus.pledged}), PledgeStatus.accepted, "pledge.accepted"),
+    "reject": (Role.dispatcher, frozenset({PledgeStatus.pledged}), PledgeStatus.rejected, "pledge.rejected"),
+    "withdraw": (
+        Role.organization,
+        frozenset({PledgeStatus.pledged, PledgeStatus.accepted}),
+        PledgeStatus.withdrawn,
+        "pledge.withdrawn",
+    ),
+    "dispatch": (Role.organization, frozenset({PledgeStatus.accepted}), PledgeStatus.dispatched, "pledge.dispatched"),
+    "deliver": (
+        Role.dispatcher,
+        frozenset({PledgeStatus.accepted, PledgeStatus.dispatched}),
+        PledgeStatus.delivered,
+        "pledge.delivered",
+    ),
+}
+
+
+def _authorize(actor: Principal, who: Role, action: str, pledge: Pledge) -> None:
+    if actor.role == Role.organization and not actor.owns(pledge.organization_id):
+        raise NotFound(f"pledge {pledge.id} does not exist")
+    if who == Role.organization:
+        if not actor.owns(pledge.organization_id):
+            raise Forbidden(f"only the pledging organization may {action} its pledge")
+    elif not actor.at_least(who):
+        raise Forbidden(f"only the bureau's dispatchers {action} pledges")
+
+
+async def transition(
+    conn: asyncpg.Connection,
+    *,
+    actor: Principal,
+    pledge_id: UUID,
+    action: str,
+    reason: str | None = None,
+    delivered: Decimal | None = None,
+) -> Pledge:
+    """Move a pledge along its lifecycle and the call's counters with it, in one transaction."""
+    who, allowed, target, event_type = RULES[action]
+    async with db.atomic(conn):
+        # Lock order everywhere: pledge, then its call.
+        row = await conn.fetchrow(f"{_SELECT} where p.id = $1 for update of p", pledge_id)
+        if row is None:
+            raise NotFound(f"pledge {pledge_id} does not exist")
+        before = to_model(row)
+        _authorize(actor, who, action, before)
+        if before.status not in allowed:
+            raise InvalidState(f"cannot {action} a pledge that is {before.status}", state=before.status)
+        quantity: Decimal = row["quantity"]
+        d_committed = d_transit = d_delivered = Decimal(0)
+        if action in ("reject", "withdraw"):
+            d_committed = -quantity
+        elif action == "dispatch":
+            d_transit = quantity
+        elif action == "deliver":
+            arrived = quantity if delivered is None else delivered
+            if arrived > quantity:
+                raise _invalid("/quantity", f"at most the pledged {format(quantity, 'f')} can be delivered")
+            if before.kind == CallKind.personnel and arrived != arrived.to_integral_value():
+                raise _invalid("/quantity", "people are counted in whole numbers")
+            d_delivered = arrived
+            d_committed = arrived - quantity  # the undelivered part returns to the call's remaining
+            if before.status == PledgeStatus.dispatched:
+                d_transit = -quantity
+        call_before_row = await calls.locked(conn, row["call_id"])
+        row = await conn.fetchrow(
+            """
+            with p as (
+                update pledges
+                   set status = $2, reason = coalesce($3, reason), delivered_quantity = $4,
+                       version = version + 1, updated_at = now()
+                 where id = $1
+                returning *
+            )
+            select p.*, o.name as organization_name from p join organizations o on o.id = p.organization_id
+            """,
+            pledge_id,
+            target,
+            reason,
+            d_delivered if action == "deliver" else row["delivered_quantity"],
+        )
+        after = to_model(row)
+        call_row = await conn.fetchrow(
+            """
+            update calls
+               set committed = committed + $2, in_transit = in_transit + $3, delivered = delivered + $4,
+                   status = case when status = 'open' and delivered + $4 >= requested then 'fulfilled' else status end,
+                   closed_at = case when status = 'open' and delivered + $4 >= requested then now() else closed_at end,
+                   updated_at = now()
+             where id = $1
+            returning *
+            """,
+            row["call_id"],
+            d_committed,
+            d_transit,
+            d_delivered,
+        )
+        await emit(conn, event_type, actor, after, before)
+        if call_row["status"] == CallStatus.fulfilled and call_before_row["status"] == CallStatus.open:
+            await calls.emit(conn, "call.fulfilled", actor, calls.to_model(call_row), calls.to_model(call_before_row))
+    return after
