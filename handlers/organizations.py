@@ -9,7 +9,7 @@ from aiohttp import web
 from handlers.common import body, if_match, path_id, pool, principal, query, respond
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
-from models.common import Page
+from models.common import Page, mask_phone
 from models.keys import KeyCreated, OrganizationKeyCreate, Role
 from models.organizations import (
     Organization,
@@ -28,6 +28,14 @@ STAFF_OR_OWN = "admin, dispatcher, viewer; an organization: its own"
 
 def _may_read(caller: Principal, organization_id: UUID) -> bool:
     return caller.is_staff or caller.owns(organization_id)
+
+
+def _shown(caller: Principal, organization: Organization) -> Organization:
+    """Contact phones are for dispatchers and the organization itself (DESIGN.md invariant 10)."""
+    if caller.at_least(Role.dispatcher) or caller.owns(organization.id) or not organization.contact.phone:
+        return organization
+    contact = organization.contact.model_copy(update={"phone": mask_phone(organization.contact.phone)})
+    return organization.model_copy(update={"contact": contact})
 
 
 def _not_found(organization_id: UUID) -> HttpProblem:
@@ -63,6 +71,7 @@ async def list_organizations(request: web.Request) -> web.Response:
             region=params.region,
             only_id=only_id,
         )
+    page.items = [_shown(caller, o) for o in page.items]
     return respond(page)
 
 
@@ -76,7 +85,7 @@ async def get_organization(request: web.Request) -> web.Response:
         found = await organizations.get(conn, organization_id=organization_id)
     if found is None:
         raise _not_found(organization_id)
-    return respond(found)
+    return respond(_shown(caller, found))
 
 
 @routes.patch("/v1/organizations/{id}", body=OrganizationUpdate, response=Organization, if_match=True,

@@ -17,7 +17,7 @@ from handlers.common import (
 )
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
-from models.common import Page
+from models.common import Page, mask_phone
 from models.keys import Role
 from models.pledges import (
     CallPledgeQuery,
@@ -39,9 +39,7 @@ def _masked_lead(pledge: Pledge, *, show: bool) -> Pledge:
     """Team leads' phones are for dispatchers and the pledging organization only (DESIGN.md inv. 10)."""
     if show or not pledge.lead or not pledge.lead.get("phone"):
         return pledge
-    phone = pledge.lead["phone"]
-    masked = phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
-    return pledge.model_copy(update={"lead": {**pledge.lead, "phone": masked}})
+    return pledge.model_copy(update={"lead": {**pledge.lead, "phone": mask_phone(pledge.lead["phone"])}})
 
 
 def _shown(request: web.Request, pledge: Pledge) -> Pledge:

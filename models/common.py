@@ -73,6 +73,14 @@ class Health(BaseModel):
     detail: str | None = None
 
 
+def mask_phone(phone: str) -> str:
+    """139****5678: enough to recognise a number, not enough to call it."""
+    digits = phone.replace(" ", "").replace("-", "")
+    if len(digits) < 8:
+        return "****"
+    return digits[:3] + "****" + digits[-4:]
+
+
 def dump(model: BaseModel) -> dict[str, Any]:
     """A model as the API shows it (decimals as strings, times as ISO 8601)."""
     return model.model_dump(mode="json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 
 import structlog
 from aiohttp import web
@@ -23,7 +24,7 @@ from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
 from handlers.routing import Operation
 from handlers.system import OPENAPI
-from relief import db
+from relief import db, idempotency
 from relief.app_keys import IN_FLIGHT, POOL, SETTINGS
 from relief.inflight import InFlight
 from relief.settings import Settings
@@ -67,6 +68,32 @@ def _database(settings: Settings, url: str) -> Callable[[web.Application], Async
     return database
 
 
+def _maintenance(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Background upkeep (purging expired idempotency keys), stopped cleanly on shutdown."""
+
+    async def loop(app: web.Application) -> None:
+        while True:
+            try:
+                async with app[POOL].acquire() as conn:
+                    purged = await idempotency.purge(conn, older_than_hours=settings.idempotency_retention_hours)
+                if purged:
+                    log.info("idempotency_keys_purged", count=purged)
+            except db.UNAVAILABLE_ERRORS as exc:
+                log.warning("maintenance_skipped", error=str(exc) or type(exc).__name__)
+            except Exception:  # keep the loop alive: the next round may well succeed
+                log.exception("maintenance_failed")
+            await asyncio.sleep(settings.maintenance_interval)
+
+    async def maintenance(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop(app), name="relief-maintenance")
+        yield
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+    return maintenance
+
+
 def create_app(settings: Settings, *, database_url: str) -> web.Application:
     """A Relief application serving the API against the database at `database_url`."""
     app = web.Application(
@@ -80,6 +107,7 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     app[OPERATIONS] = {app.router.add_route(op.method, op.path, op.handler): op for op in table}
     app[OPENAPI] = openapi.build(table)
     app.cleanup_ctx.append(_database(settings, database_url))
+    app.cleanup_ctx.append(_maintenance(settings))
     return app
 
 

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(default=5.0, gt=0)
     shutdown_timeout: float = Field(default=30.0, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    idempotency_retention_hours: int = Field(default=24, ge=24, description="Idempotency keys live at least 24 h")
+    maintenance_interval: float = Field(default=600.0, gt=0, description="Seconds between purges of old keys")
 
     @field_validator("timezone")
     @classmethod
