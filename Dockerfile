@@ -30,12 +30,14 @@ ENV PATH=/opt/relief/bin:$PATH \
     RELIEF_ENV=production \
     RELIEF_HOST=0.0.0.0 \
     RELIEF_PORT=8080 \
-    RELIEF_DATA_DIR=/app/var
+    RELIEF_DATA_DIR=/app/var \
+    RELIEF_SHUTDOWN_TIMEOUT=8
 WORKDIR /app
 USER relief
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('RELIEF_PORT', '8080')}/healthz\", timeout=2)"]
-# relief serve drains in-flight requests on SIGTERM (RELIEF_SHUTDOWN_TIMEOUT, default 30 s).
+# relief serve drains in-flight requests on SIGTERM for up to RELIEF_SHUTDOWN_TIMEOUT (8 s here, inside
+# docker stop's 10 s grace; raise both together, e.g. docker run --stop-timeout 35 -e RELIEF_SHUTDOWN_TIMEOUT=30).
 STOPSIGNAL SIGTERM
 CMD ["relief", "serve"]

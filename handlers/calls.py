@@ -84,8 +84,8 @@ async def update_call(request: web.Request) -> web.Response:
     """Edit a draft or open call (If-Match); never below what is already committed (409)."""
     caller, call_id = principal(request), path_id(request)
     caller.require(Role.dispatcher)
-    data = await body(request, CallUpdate)
     version = if_match(request)
+    data = await body(request, CallUpdate)
     async with pool(request).acquire() as conn:
         call = await calls.update(conn, actor=caller, call_id=call_id, version=version, data=data)
     return respond(call)

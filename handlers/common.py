@@ -16,6 +16,7 @@ from handlers.problems import HttpProblem
 from relief import idempotency
 from relief.app_keys import POOL
 from relief.auth import Principal
+from relief.errors import IfMatch
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -53,6 +54,8 @@ def _pointer_of(loc: tuple[Any, ...], document: Any, error_type: str) -> str:
     pydantic puts union-member and validator names into locations; those are not in the document,
     so the walk stops where the document does (a missing field is still named).
     """
+    if error_type in ("union_tag_invalid", "union_tag_not_found"):
+        return "/kind"
     parts: list[str] = []
     node = document
     for index, elem in enumerate(loc):
@@ -62,6 +65,8 @@ def _pointer_of(loc: tuple[Any, ...], document: Any, error_type: str) -> str:
                 parts.append(elem)
                 node = node[elem]
                 continue
+            if node.get("kind") == elem:
+                continue  # a discriminated union names the member by its tag: not in the document
             if last or error_type == "missing":
                 parts.append(elem)
             break
@@ -115,7 +120,35 @@ async def body(request: web.Request, model: type[M] | TypeAdapter[M]) -> M:
         document = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise HttpProblem("malformed-request", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise HttpProblem("malformed-request", "the body nests too deeply") from None
+    nul = _nul_pointer(document)
+    if nul is not None:
+        raise HttpProblem(
+            "validation-failed",
+            "text may not contain the NUL character (\\u0000)",
+            errors=[{"pointer": nul, "detail": "contains the NUL character"}],
+        )
     return validate(model, document)
+
+
+def _nul_pointer(document: Any, path: str = "") -> str | None:
+    """Where a string holds U+0000, which PostgreSQL text cannot store; None when nowhere."""
+    stack = [(document, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return where
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                pointer = f"{where}/{key.replace('~', '~0').replace('/', '~1')}"
+                if "\x00" in key:
+                    return pointer
+                stack.append((value, pointer))
+        elif isinstance(node, list):
+            stack.extend((value, f"{where}/{i}") for i, value in enumerate(node))
+    return None
 
 
 async def optional_body(request: web.Request, model: type[M] | TypeAdapter[M]) -> M:
@@ -139,6 +172,12 @@ def query(request: web.Request, model: type[M]) -> M:
     params: dict[str, Any] = {}
     for name in request.query:
         values = request.query.getall(name)
+        if any("\x00" in v for v in values) or "\x00" in name:
+            raise HttpProblem(
+                "validation-failed",
+                "query parameters may not contain the NUL character",
+                errors=[{"parameter": name, "detail": "contains the NUL character"}],
+            )
         params[name] = values[0] if len(values) == 1 else values
     try:
         return model.model_validate(params)
@@ -150,18 +189,32 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def if_match(request: web.Request) -> int:
-    """The version an update is based on: 428 when If-Match is missing, 400 when unreadable."""
+_ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
+
+
+def if_match(request: web.Request) -> IfMatch:
+    """The versions an update may apply to (RFC 9110 If-Match): None for `*`, else the set named.
+
+    428 when the header is missing. Weak tags and tags that are not ours can never match strongly,
+    so they lead to 412, like an old version; only an unparseable header is a 400.
+    """
     header = request.headers.get("If-Match")
     if header is None:
         raise HttpProblem(
             "precondition-required",
             'updates need If-Match with the ETag from your last read, e.g. If-Match: "3"',
         )
-    match = re.fullmatch(r'\s*(?:W/)?"(\d{1,9})"\s*', header)
-    if match is None:
-        raise HttpProblem("malformed-request", f"If-Match {header!r} is not an ETag of this service")
-    return int(match[1])
+    if header.strip() == "*":
+        return None
+    versions: set[int] = set()
+    for part in header.split(","):
+        match = _ENTITY_TAG.fullmatch(part)
+        if match is None:
+            raise HttpProblem("malformed-request", f"If-Match {header!r} is not a list of entity tags")
+        weak, tag = match.groups()
+        if not weak and tag.isdigit() and len(tag) <= 9:
+            versions.add(int(tag))
+    return frozenset(versions)
 
 
 def respond(model: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -71,8 +71,8 @@ async def update_incident(request: web.Request) -> web.Response:
     """Update an incident (If-Match with its ETag)."""
     caller, incident_id = principal(request), path_id(request)
     caller.require(Role.dispatcher)
-    data = await body(request, IncidentUpdate)
     version = if_match(request)
+    data = await body(request, IncidentUpdate)
     async with pool(request).acquire() as conn:
         updated = await incidents.update(
             conn, actor=caller, incident_id=incident_id, version=version, data=data

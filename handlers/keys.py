@@ -1,4 +1,8 @@
-"""/v1/keys: issue, list and revoke API keys."""
+"""/v1/keys: issue, list and revoke API keys.
+
+Only an admin and the organization itself handle an organization's keys: a key lets its holder act
+as the organization (pledge in its name), so not even a dispatcher may mint one (DESIGN.md inv. 9).
+"""
 
 from __future__ import annotations
 
@@ -15,32 +19,26 @@ from relief.errors import Forbidden
 
 routes = Routes("keys")
 
-WHO = "admin: any key; dispatcher: organizations' keys; an organization: its own keys"
+WHO = "admin: any key; an organization: its own keys"
 
 
-def _may_manage(caller: Principal, key: Key) -> bool:
-    if caller.role == Role.admin:
-        return True
-    if caller.role == Role.dispatcher:
-        return key.role == Role.organization
-    return caller.owns(key.organization_id)
+def require_key_manager(caller: Principal) -> None:
+    """Admins and organizations manage keys; the bureau's other roles do not."""
+    if caller.role not in (Role.admin, Role.organization):
+        raise Forbidden(f"keys are managed by an admin or by the organization itself, not a {caller.role}")
 
 
-@routes.post("/v1/keys", body=KeyCreate, response=KeyCreated, status=201, roles=WHO,
-             errors=(403, 404, 422))
+@routes.post("/v1/keys", body=KeyCreate, response=KeyCreated, status=201, roles=WHO, errors=(403, 404, 422))
 async def create_key(request: web.Request) -> web.Response:
     """Issue an API key; the key is in the response once and never again."""
     caller = principal(request)
+    require_key_manager(caller)
     data = await body(request, KeyCreate)
     organization_id = data.organization_id
     if caller.role == Role.organization:
         organization_id = organization_id or caller.organization_id
         if data.role != Role.organization or organization_id != caller.organization_id:
             raise Forbidden("an organization's key may only issue keys for its own organization")
-    elif caller.role == Role.dispatcher and data.role != Role.organization:
-        raise Forbidden("dispatchers issue organizations' keys; staff keys come from an admin")
-    elif caller.role == Role.viewer:
-        raise Forbidden("viewers may not issue keys")
     async with pool(request).acquire() as conn:
         created = await keys.create(
             conn, actor=caller, name=data.name, role=data.role, organization_id=organization_id
@@ -52,23 +50,16 @@ async def create_key(request: web.Request) -> web.Response:
 async def list_keys(request: web.Request) -> web.Response:
     """List API keys (never the keys themselves: only their prefixes)."""
     caller = principal(request)
+    require_key_manager(caller)
     params = query(request, KeyQuery)
-    role, organization_id = params.role, params.organization_id
-    if caller.role == Role.viewer:
-        raise Forbidden("viewers may not list keys")
-    if caller.role == Role.dispatcher:
-        if role not in (None, Role.organization):
-            raise Forbidden("dispatchers see organizations' keys only")
-        role = Role.organization
-    if caller.role == Role.organization:
-        organization_id = caller.organization_id
+    organization_id = caller.organization_id if caller.role == Role.organization else params.organization_id
     async with pool(request).acquire() as conn:
         page = await keys.list_keys(
             conn,
             limit=params.limit,
             cursor=params.cursor,
             organization_id=organization_id,
-            role=role,
+            role=params.role,
             include_revoked=params.include_revoked,
         )
     return respond(page)
@@ -78,11 +69,10 @@ async def list_keys(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     """Revoke an API key; it stops working at once. Revoking twice is harmless."""
     caller, key_id = principal(request), path_id(request)
+    require_key_manager(caller)
     async with pool(request).acquire() as conn:
         found = await keys.get(conn, key_id=key_id)
-        if found is None or not (_may_manage(caller, found) or caller.is_staff):
+        if found is None or not (caller.role == Role.admin or caller.owns(found.organization_id)):
             raise HttpProblem("not-found", f"key {key_id} does not exist")
-        if not _may_manage(caller, found):
-            raise Forbidden(f"a {caller.role} key may not revoke a {found.role} key")
         await keys.revoke(conn, actor=caller, key_id=key_id)
     return web.Response(status=204)

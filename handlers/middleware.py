@@ -10,20 +10,24 @@ import uuid
 import asyncpg
 import structlog
 from aiohttp import web
-from pydantic import ValidationError
 
 from handlers import problems
-from handlers.common import PRINCIPAL, validation_problem
+from handlers.common import PRINCIPAL, optional_body
 from handlers.metrics import METRICS
 from handlers.problems import HttpProblem
 from handlers.routing import Handler, Operation
+from models.common import Input
 from relief import auth, db
-from relief.app_keys import IN_FLIGHT, POOL, REQUEST_ID
+from relief.app_keys import IN_FLIGHT, POOL, REQUEST_ID, SETTINGS
 from relief.errors import ReliefError
 
 log = structlog.get_logger("relief.http")
 
 OPERATIONS = web.AppKey("operations", dict)  # aiohttp route → Operation
+
+
+class NoBody(Input):
+    """What an action without a body accepts if a client sends one: {}."""
 RETRY_AFTER_SECONDS = 5
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -95,12 +99,16 @@ async def problem_details(request: web.Request, handler: Handler) -> web.StreamR
         detail = {
             404: f"no route {request.path}; see /docs for the API",
             405: f"{request.method} is not allowed on {request.path}",
-            413: "the body is over the 1 MiB limit",
+            413: f"the body is over the {request.app[SETTINGS].max_body_bytes} byte limit",
         }.get(exc.status, exc.reason)
         return problems.response(request, status=exc.status, detail=detail, headers=headers)
-    except ValidationError as exc:  # a model built in a handler from non-body input
-        problem = validation_problem(exc, None)
-        return problems.response(request, status=422, slug=problem.slug, detail=problem.detail, **problem.extra)
+    except asyncpg.DataError as exc:
+        # A value that passed validation but PostgreSQL cannot take (class 22): the client's input,
+        # so a 422 rather than a 500; validation should have caught it, hence the warning.
+        log.warning("database_rejected_value", error=str(exc))
+        return problems.response(
+            request, status=422, slug="validation-failed", detail=f"a value cannot be stored: {exc}"
+        )
     except db.UNAVAILABLE_ERRORS as exc:
         log.warning("database_unavailable", error=str(exc) or type(exc).__name__)
         return problems.response(
@@ -125,12 +133,16 @@ async def problem_details(request: web.Request, handler: Handler) -> web.StreamR
         )
 
 
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+
 def _bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not _TOKEN.match(token):
         return None
-    return token.strip()
+    return token
 
 
 @web.middleware
@@ -149,4 +161,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         raise HttpProblem("unauthorized", "the API key is unknown or revoked", headers=challenge)
     request[PRINCIPAL] = found
     structlog.contextvars.bind_contextvars(principal=str(found.key_id))
+    if operation.body is None and operation.method in ("POST", "PATCH", "PUT") and request.body_exists:
+        # Actions take no body; one that is sent anyway still has to be JSON, small, and empty.
+        await optional_body(request, NoBody)
     return await handler(request)

@@ -7,6 +7,7 @@ from uuid import UUID
 from aiohttp import web
 
 from handlers.common import body, if_match, path_id, pool, principal, query, respond
+from handlers.keys import require_key_manager
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
 from models.common import Page, mask_phone
@@ -98,10 +99,10 @@ async def update_organization(request: web.Request) -> web.Response:
         if caller.is_staff:
             raise Forbidden("this action needs the dispatcher role")
         raise _not_found(organization_id)
+    version = if_match(request)
     data = await body(request, OrganizationUpdate)
     if "credit_code" in data.model_fields_set and not caller.at_least(Role.dispatcher):
         raise Forbidden("only the bureau changes an organization's credit code")
-    version = if_match(request)
     async with pool(request).acquire() as conn:
         updated = await organizations.update(
             conn, actor=caller, organization_id=organization_id, version=version, data=data
@@ -134,14 +135,13 @@ async def suspend_organization(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/organizations/{id}/keys", body=OrganizationKeyCreate, response=KeyCreated, status=201,
-             roles="admin, dispatcher; an organization: its own", errors=(403, 404, 422))
+             roles="admin; an organization: its own", errors=(403, 404, 422))
 async def create_organization_key(request: web.Request) -> web.Response:
     """Issue an API key for an organization; the key is in the response once and never again."""
     caller, organization_id = principal(request), path_id(request)
-    if not (caller.at_least(Role.dispatcher) or caller.owns(organization_id)):
-        if caller.is_staff:
-            raise Forbidden("this action needs the dispatcher role")
+    if caller.role == Role.organization and not caller.owns(organization_id):
         raise _not_found(organization_id)
+    require_key_manager(caller)
     data = await body(request, OrganizationKeyCreate)
     async with pool(request).acquire() as conn:
         created = await keys.create(

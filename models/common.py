@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -19,7 +20,15 @@ T = TypeVar("T")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
-Timestamp = AwareDatetime
+def _storable(value: datetime) -> datetime:
+    # PostgreSQL stores years 4713 BC–294276 AD, Python 1–9999; a zone offset can push either edge
+    # over. No disaster record needs more than this window.
+    if not 1900 <= value.year <= 2200 or not 1900 <= value.astimezone(UTC).year <= 2200:
+        raise ValueError("must be between the years 1900 and 2200")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_storable)]
 
 
 class Input(BaseModel):

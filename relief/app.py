@@ -34,6 +34,10 @@ log = structlog.get_logger("relief.app")
 POOL_CLOSE_TIMEOUT_SECONDS = 10
 
 
+class CannotListen(Exception):
+    """The port is taken or not ours to bind: a configuration problem, not a database one."""
+
+
 def operations() -> list[Operation]:
     """Every operation the API serves, in the order the docs show them."""
     return [
@@ -104,7 +108,16 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     app[METRICS] = Metrics(app)
     app[IN_FLIGHT] = InFlight()
     table = operations()
-    app[OPERATIONS] = {app.router.add_route(op.method, op.path, op.handler): op for op in table}
+    routes: dict[web.AbstractRoute, Operation] = {}
+    for op in table:
+        if op.method == "GET":
+            # GET routes answer HEAD too (load balancers probe /healthz with it), with the same auth.
+            get = app.router.add_get(op.path, op.handler)
+            for route in get.resource or ():
+                routes[route] = op
+        else:
+            routes[app.router.add_route(op.method, op.path, op.handler)] = op
+    app[OPERATIONS] = routes
     app[OPENAPI] = openapi.build(table)
     app.cleanup_ctx.append(_database(settings, database_url))
     app.cleanup_ctx.append(_maintenance(settings))
@@ -125,7 +138,11 @@ async def serve(app: web.Application, settings: Settings) -> None:
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise CannotListen(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
     log.info("serving", url=f"http://{settings.host}:{settings.port}")
     try:
         await stop.wait()

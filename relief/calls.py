@@ -14,7 +14,7 @@ from models.calls import Call, CallCreate, CallKind, CallStatus, CallUpdate
 from models.common import Page, dump
 from relief import cursors, db, events
 from relief.auth import Principal
-from relief.errors import Conflict, Invalid, InvalidState, NotFound, StaleVersion
+from relief.errors import Conflict, IfMatch, Invalid, InvalidState, NotFound, StaleVersion
 
 # Fields a PATCH may carry only for one kind of call.
 _KIND_FIELDS = {
@@ -169,7 +169,7 @@ def _check_kind_fields(kind: CallKind, changes: dict[str, Any]) -> None:
 
 
 async def update(
-    conn: asyncpg.Connection, *, actor: Principal, call_id: UUID, version: int, data: CallUpdate
+    conn: asyncpg.Connection, *, actor: Principal, call_id: UUID, version: IfMatch, data: CallUpdate
 ) -> Call:
     """Edit a draft or open call; never below what is already committed."""
     async with db.atomic(conn):

@@ -40,7 +40,7 @@ async def _migrate(url: str) -> list[str]:
 
 def serve(settings: Settings) -> int:
     """Migrate, then serve until SIGTERM/SIGINT; in-flight requests finish first."""
-    from relief.app import create_app
+    from relief.app import CannotListen, create_app
     from relief.app import serve as serve_app
 
     url = database_url(settings)
@@ -48,7 +48,11 @@ def serve(settings: Settings) -> int:
     log.info("migrations_checked", applied=applied)
     app = create_app(settings, database_url=url)
     log.info("starting", env=settings.env, database=db.mask_url(url))
-    asyncio.run(serve_app(app, settings))
+    try:
+        asyncio.run(serve_app(app, settings))
+    except CannotListen as exc:
+        print(f"relief: {exc}", file=sys.stderr)
+        return 1
     log.info("stopped")
     return 0
 
@@ -83,11 +87,16 @@ def keys_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def keys_list(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn):  # type: ignore[no-untyped-def]
-        return await keys.list_keys(conn, limit=200, include_revoked=args.all)
+        found, cursor = [], None
+        while True:
+            page = await keys.list_keys(conn, limit=200, cursor=cursor, include_revoked=args.all)
+            found += page.items
+            if (cursor := page.next_cursor) is None:
+                return found
 
-    page = asyncio.run(_with_conn(database_url(settings), work))
+    every = asyncio.run(_with_conn(database_url(settings), work))
     print(f"{'id':36}  {'role':12}  {'prefix':10}  {'last used':25}  name")
-    for key in page.items:
+    for key in every:
         used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
         state = " (revoked)" if key.revoked_at else ""
         print(f"{key.id!s:36}  {key.role!s:12}  {key.prefix:10}  {used:25}  {key.name}{state}")

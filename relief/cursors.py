@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -44,8 +44,9 @@ def decode_position(cursor: str, *, param: str = "cursor") -> tuple[datetime, UU
         assert isinstance(value, list) and len(value) == 2
         created_at = datetime.fromisoformat(value[0])
         assert created_at.tzinfo is not None
+        assert 1900 <= created_at.year <= 2200 and 1900 <= created_at.astimezone(UTC).year <= 2200
         return created_at, UUID(value[1])
-    except (AssertionError, TypeError, ValueError) as exc:
+    except (AssertionError, TypeError, ValueError, OverflowError) as exc:
         raise _bad(param) from exc
 
 
@@ -55,7 +56,7 @@ def encode_id(id: int) -> str:
 
 def decode_id(cursor: str, *, param: str = "cursor") -> int:
     value = _decode(cursor, param)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
         raise _bad(param)
     return value
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import Any
+
+IfMatch = Set[int] | None
+"""The versions an update may apply to, from If-Match; None for `*`."""
 
 
 class ReliefError(Exception):
@@ -52,10 +56,11 @@ class StaleVersion(ReliefError):
     title = "Precondition failed"
 
     @classmethod
-    def check(cls, what: str, *, current: int, expected: int) -> None:
-        """Raise unless the client's version (from If-Match) is the current one."""
-        if current != expected:
-            raise cls(f"{what} is at version {current}, not {expected}", current_version=current)
+    def check(cls, what: str, *, current: int, expected: IfMatch) -> None:
+        """Raise unless the current version is one the client named in If-Match (None: any)."""
+        if expected is not None and current not in expected:
+            named = ", ".join(str(v) for v in sorted(expected)) or "no version of ours"
+            raise cls(f"{what} is at version {current}, not {named}", current_version=current)
 
 
 class Forbidden(ReliefError):

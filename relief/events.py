@@ -138,12 +138,12 @@ async def read_after(
     rows = await conn.fetch(
         """
         select *, txid::text::bigint as txid_number from events
-         where (txid::text::bigint, id) > ($1, $2)
+         where (txid, id) > ($1::text::xid8, $2)
            and txid < pg_snapshot_xmin(pg_current_snapshot())
          order by txid, id
          limit $3
         """,
-        txid,
+        str(txid),
         event_id,
         limit,
     )

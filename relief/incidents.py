@@ -12,7 +12,7 @@ from models.common import Page
 from models.incidents import Incident, IncidentCreate, IncidentStatus, IncidentUpdate
 from relief import calls, cursors, events
 from relief.auth import Principal
-from relief.errors import Conflict, InvalidState, NotFound, StaleVersion
+from relief.errors import Conflict, IfMatch, InvalidState, NotFound, StaleVersion
 
 
 def _incident(row: asyncpg.Record) -> Incident:
@@ -118,7 +118,7 @@ async def _locked(conn: asyncpg.Connection, incident_id: UUID) -> Incident:
 
 
 async def update(
-    conn: asyncpg.Connection, *, actor: Principal, incident_id: UUID, version: int, data: IncidentUpdate
+    conn: asyncpg.Connection, *, actor: Principal, incident_id: UUID, version: IfMatch, data: IncidentUpdate
 ) -> Incident:
     """Change the fields given; `version` must be the current one (optimistic concurrency)."""
     async with conn.transaction():

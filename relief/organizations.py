@@ -17,7 +17,7 @@ from models.organizations import (
 )
 from relief import cursors, events
 from relief.auth import Principal
-from relief.errors import Conflict, InvalidState, NotFound, StaleVersion
+from relief.errors import Conflict, IfMatch, InvalidState, NotFound, StaleVersion
 
 
 def _organization(row: asyncpg.Record) -> Organization:
@@ -122,7 +122,7 @@ async def update(
     *,
     actor: Principal,
     organization_id: UUID,
-    version: int,
+    version: IfMatch,
     data: OrganizationUpdate,
 ) -> Organization:
     """Change the fields given; `version` must be the current one (optimistic concurrency)."""

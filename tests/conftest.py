@@ -28,7 +28,8 @@ from relief.auth import SYSTEM
 from relief.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = uuid.uuid4().hex[:8]
+# Every database this run makes carries this id (CI sets it, so its clean-up can find leftovers).
+RUN = os.environ.get("RELIEF_TEST_RUN_ID") or uuid.uuid4().hex[:8]
 
 # Valid unified social credit codes (GB 32100-2015 check characters), for fixtures and tests.
 CREDIT_CODES = [

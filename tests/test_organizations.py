@@ -330,15 +330,16 @@ async def test_organization_update_event_names_its_key(organization, conn):
 # --- an organization's keys ----------------------------------------------------------------------
 
 
-async def test_dispatcher_issues_organization_key(organization, dispatcher, conn):
-    r = await dispatcher.post(f"/v1/organizations/{organization.id}/keys", json={"name": "field team"})
+async def test_admin_issues_organization_key(organization, admin, dispatcher, conn):
+    await problem(await dispatcher.post(f"/v1/organizations/{organization.id}/keys", json={"name": "x"}), 403)
+    r = await admin.post(f"/v1/organizations/{organization.id}/keys", json={"name": "field team"})
     assert r.status == 201, await r.text()
     assert r.headers["Cache-Control"] == "no-store"
     body = await r.json()
     secret = body["key"]
     assert secret.startswith("rk_") and secret.startswith(body["prefix"]) and len(secret) > len(body["prefix"])
     assert (body["role"], body["organization_id"]) == ("organization", organization.id)
-    assert (await Api(dispatcher.client, secret).get(f"/v1/organizations/{organization.id}")).status == 200
+    assert (await Api(admin.client, secret).get(f"/v1/organizations/{organization.id}")).status == 200
     row = await conn.fetchrow("select * from api_keys where id = $1", uuid.UUID(body["id"]))
     assert bytes(row["hash"]) == hashlib.sha256(secret.encode()).digest()
     leaks = "select count(*) from {} t where row_to_json(t)::text like '%' || $1 || '%'"
@@ -346,7 +347,7 @@ async def test_dispatcher_issues_organization_key(organization, dispatcher, conn
     assert await conn.fetchval(leaks.format("events"), secret) == 0
 
 
-async def test_organization_issues_its_own_keys_only(organization, dispatcher, viewer, conn):
+async def test_organization_issues_its_own_keys_only(organization, admin, dispatcher, viewer, conn):
     other = await make_organization(dispatcher, conn, 1)
     before = await conn.fetchval("select count(*) from api_keys")
     r = await organization.api.post(f"/v1/organizations/{organization.id}/keys", json={"name": "backup"})
@@ -354,7 +355,8 @@ async def test_organization_issues_its_own_keys_only(organization, dispatcher, v
     assert (await r.json())["organization_id"] == organization.id
     await problem(await organization.api.post(f"/v1/organizations/{other.id}/keys", json={"name": "x"}), 404)
     await problem(await viewer.post(f"/v1/organizations/{other.id}/keys", json={"name": "x"}), 403)
-    await problem(await dispatcher.post(f"/v1/organizations/{uuid.uuid4()}/keys", json={"name": "x"}), 404)
+    await problem(await dispatcher.post(f"/v1/organizations/{other.id}/keys", json={"name": "x"}), 403)
+    await problem(await admin.post(f"/v1/organizations/{uuid.uuid4()}/keys", json={"name": "x"}), 404)
     assert await conn.fetchval("select count(*) from api_keys") == before + 1
 
 
