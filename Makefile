@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean bench-pledges
 
 $(BIN)/relief: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ run: $(BIN)/relief
 
 test: $(BIN)/relief
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench-pledges: $(BIN)/relief
+	$(BIN)/python bench/pledges.py $(BENCH_ARGS)
 
 lint: $(BIN)/relief
 	$(BIN)/ruff check .

@@ -25,7 +25,7 @@ def _storable(value: datetime) -> datetime:
     # over. No disaster record needs more than this window.
     if not 1900 <= value.year <= 2200 or not 1900 <= value.astimezone(UTC).year <= 2200:
         raise ValueError("must be between the years 1900 and 2200")
-    return value
+    return value.astimezone(UTC)  # the API speaks UTC, whatever offset the client wrote
 
 
 Timestamp = Annotated[AwareDatetime, AfterValidator(_storable)]

@@ -20,8 +20,15 @@ def _payload(value: BaseModel | dict[str, Any] | None) -> dict[str, Any] | None:
     return dump(value)
 
 
-async def emit(
-    conn: asyncpg.Connection,
+# The columns of an event row, in the order values() gives them; statements that insert an event
+# alongside other rows (in one round trip) use the two together.
+COLUMNS = (
+    "type, entity_type, entity_id, incident_id, organization_id,"
+    " actor_key_id, actor_role, actor_organization_id, before, after"
+)
+
+
+def values(
     *,
     type: str,
     actor: Principal,
@@ -31,15 +38,9 @@ async def emit(
     organization_id: UUID | None = None,
     before: BaseModel | dict[str, Any] | None = None,
     after: BaseModel | dict[str, Any] | None = None,
-) -> int:
-    """Append one event; call it inside the transaction that made the change. Returns its id."""
-    return await conn.fetchval(
-        """
-        insert into events (type, entity_type, entity_id, incident_id, organization_id,
-                            actor_key_id, actor_role, actor_organization_id, before, after)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        returning id
-        """,
+) -> list[Any]:
+    """An event row's values, in COLUMNS order."""
+    return [
         type,
         entity_type,
         entity_id,
@@ -50,6 +51,15 @@ async def emit(
         actor.organization_id,
         _payload(before),
         _payload(after),
+    ]
+
+
+async def emit(conn: asyncpg.Connection, **event: Any) -> int:
+    """Append one event (see values() for the fields); call it inside the transaction that made the
+    change. Returns its id."""
+    return await conn.fetchval(
+        f"insert into events ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
+        *values(**event),
     )
 
 

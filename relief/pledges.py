@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 
@@ -105,23 +105,70 @@ async def create(conn: asyncpg.Connection, *, actor: Principal, call_id: UUID, d
         raise Forbidden(f"your organization is {actor.organization_status}; only approved organizations pledge")
     async with db.atomic(conn):
         call = await conn.fetchrow(
-            "select kind, currency, unit, status, incident_id from calls where id = $1", call_id
+            """
+            select kind, currency, unit, status, incident_id, now() as now,
+                   (select name from organizations where id = $2) as organization_name
+              from calls where id = $1
+            """,
+            call_id,
+            actor.organization_id,
         )
         if call is None or call["status"] == CallStatus.draft:
             raise NotFound(f"call {call_id} does not exist")
         quantity = _quantity(call, data)
+        # The pledge as it will read back, built before the write so that the counter, the pledge row
+        # and its event go to the database in one statement: the hot call's row stays locked for as
+        # short a time as possible (that statement, then commit).
+        pledge = to_model({
+            "id": uuid4(), "call_id": call_id, "incident_id": call["incident_id"],
+            "organization_id": actor.organization_id, "organization_name": call["organization_name"],
+            "kind": call["kind"], "status": PledgeStatus.pledged, "quantity": quantity,
+            "currency": call["currency"], "unit": call["unit"], "estimated_value": data.estimated_value,
+            "available_from": data.available_from, "available_until": data.available_until,
+            "lead": dump(data.lead) if data.lead else None, "note": data.note, "delivered_quantity": None,
+            "reason": None, "version": 1, "created_at": call["now"], "updated_at": call["now"],
+        })
+        event = events.values(
+            type="pledge.created", actor=actor, entity_type="pledge", entity_id=pledge.id,
+            incident_id=pledge.incident_id, organization_id=pledge.organization_id, after=pledge,
+        )
         # The guarded update is the whole concurrency story: the row lock serializes pledges on one
         # call and the condition is re-checked on the locked row, so no read-then-write race exists.
-        moved = await conn.fetchval(
-            """
-            update calls set committed = committed + $2, updated_at = now()
-             where id = $1 and status = 'open' and (allow_overpledge or committed + $2 <= requested)
-            returning true
+        # The pledge and its event are inserted only if the update took.
+        created = await conn.fetchval(
+            f"""
+            with counted as (
+                update calls set committed = committed + $2, updated_at = now()
+                 where id = $1 and status = 'open' and (allow_overpledge or committed + $2 <= requested)
+                returning id
+            ), pledged as (
+                insert into pledges (id, call_id, incident_id, organization_id, kind, quantity, currency, unit,
+                                     estimated_value, available_from, available_until, lead, note)
+                select $3, id, $4, $5, $6, $2, $7, $8, $9, $10, $11, $12, $13 from counted
+                returning id
+            ), logged as (
+                insert into events ({events.COLUMNS})
+                select $14, $15, $16, $17, $18, $19, $20, $21, $22, $23 from pledged
+                returning id
+            )
+            select count(*) from logged
             """,
             call_id,
             quantity,
+            pledge.id,
+            pledge.incident_id,
+            pledge.organization_id,
+            call["kind"],
+            call["currency"],
+            call["unit"],
+            data.estimated_value,
+            data.available_from,
+            data.available_until,
+            pledge.lead,
+            data.note,
+            *event,
         )
-        if not moved:
+        if not created:
             current = await conn.fetchrow(
                 "select status, requested - committed as remaining from calls where id = $1", call_id
             )
@@ -130,31 +177,6 @@ async def create(conn: asyncpg.Connection, *, actor: Principal, call_id: UUID, d
                 raise InvalidState(f"the call is {status}; pledges need an open call", state=status)
             remaining = format(current["remaining"], "f")
             raise OverCommitted(f"the call needs only {remaining} more; pledge at most that", remaining=remaining)
-        row = await conn.fetchrow(
-            """
-            with p as (
-                insert into pledges (call_id, incident_id, organization_id, kind, quantity, currency, unit,
-                                     estimated_value, available_from, available_until, lead, note)
-                values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                returning *
-            )
-            select p.*, o.name as organization_name from p join organizations o on o.id = p.organization_id
-            """,
-            call_id,
-            call["incident_id"],
-            actor.organization_id,
-            call["kind"],
-            quantity,
-            call["currency"],
-            call["unit"],
-            data.estimated_value,
-            data.available_from,
-            data.available_until,
-            dump(data.lead) if data.lead else None,
-            data.note,
-        )
-        pledge = to_model(row)
-        await emit(conn, "pledge.created", actor, pledge)
     return pledge
 
 

@@ -16,8 +16,8 @@ from tests.conftest import Api, incident_body
 async def open_call(dispatcher: Api, **call) -> dict:
     code = f"T-{uuid.uuid4().hex[:8]}"
     incident = await (await dispatcher.post("/v1/incidents", json=incident_body(code=code))).json()
-    body = {"kind": "goods", "title": "救生衣", "item": "life_jacket", "unit": "piece", "quantity": "100",
-            "status": "open", **call}
+    goods = {"kind": "goods", "item": "life_jacket", "unit": "piece", "quantity": "100"}
+    body = {"title": "救生衣", "status": "open", **({} if "kind" in call else goods), **call}
     response = await dispatcher.post(f"/v1/incidents/{incident['id']}/calls", json=body)
     assert response.status == 201, await response.text()
     return await response.json()
@@ -190,3 +190,25 @@ async def test_maintenance_purges_in_the_background(database_url, conn, settings
             break
         await asyncio.sleep(0.05)
     assert await conn.fetchval("select count(*) from idempotency_keys") == 0
+
+
+@pytest.mark.parametrize(
+    ("call", "body"),
+    [
+        ({"kind": "goods", "item": "tent", "unit": "piece", "quantity": "10"},
+         {"quantity": "2.5", "estimated_value": "3000.00", "note": "两顶半"}),
+        ({"kind": "money", "amount": "1000.00"}, {"amount": "10.10", "currency": "CNY"}),
+        ({"kind": "personnel", "skill": "boat_rescue", "headcount": 30},
+         {"headcount": 3, "available_from": "2023-07-29T00:00:00Z", "available_until": "2023-08-02T00:00:00+08:00",
+          "lead": {"name": "李", "phone": "13900001111"}}),
+    ],
+)
+async def test_the_created_pledge_reads_back_exactly_as_answered(dispatcher, organization, conn, call, body):
+    """The create answers with a pledge built before the write; it must be what the rows say."""
+    opened = await open_call(dispatcher, **call)
+    response = await pledge(organization.api, opened["id"], body)
+    assert response.status == 201, await response.text()
+    answered = await response.json()
+    assert answered == await (await organization.api.get(f"/v1/pledges/{answered['id']}")).json()
+    [event] = await conn.fetch("select after from events where type = 'pledge.created'")
+    assert event["after"] == answered
