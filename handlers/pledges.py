@@ -133,7 +133,7 @@ async def accept_pledge(request: web.Request) -> web.Response:
              errors=(403, 404, 409, 422))
 async def reject_pledge(request: web.Request) -> web.Response:
     """Reject a pledge with a reason (from pledged); its quantity returns to the call."""
-    data = await body(request, PledgeReject)
+    data = await optional_body(request, PledgeReject)  # no body: 422 naming /reason, not a 415
     return await _transition(request, "reject", reason=data.reason)
 
 

@@ -42,6 +42,16 @@ Counter = _Exact
 """A counter as the API shows it: a decimal string."""
 
 
+def _no_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number of people")
+    return value
+
+
+Headcount = Annotated[int, BeforeValidator(_no_bool), Field(gt=0, le=100_000)]
+"""A number of people: a positive whole number (true is not one)."""
+
+
 def _currency(value: str) -> str:
     if value not in CURRENCIES:
         raise ValueError("not an ISO 4217 currency code (e.g. CNY)")

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints, model_validator
 
-from models.amounts import Amount, Counter, Currency, Quantity, check_money
+from models.amounts import Amount, Counter, Currency, Headcount, Quantity, check_money
 from models.catalogue import Skill
 from models.common import Input, ListQuery, LongText, Output, Patch, Timestamp
 
@@ -90,7 +90,7 @@ class GoodsCallCreate(_CallCreate):
 class PersonnelCallCreate(_CallCreate):
     kind: Literal["personnel"]
     skill: Skill
-    headcount: int = Field(gt=0, le=100_000)
+    headcount: Headcount
     needed_from: Timestamp | None = None
     needed_until: Timestamp | None = None
 
@@ -119,7 +119,7 @@ class CallUpdate(Patch):
     allow_overpledge: bool | None = None
     amount: Amount | None = Field(default=None, description="money calls")
     quantity: Quantity | None = Field(default=None, description="goods calls")
-    headcount: int | None = Field(default=None, gt=0, le=100_000, description="personnel calls")
+    headcount: Headcount | None = Field(default=None, description="personnel calls")
     needed_from: Timestamp | None = None
     needed_until: Timestamp | None = None
 

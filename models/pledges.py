@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints, model_validator
 
-from models.amounts import Amount, Counter, Currency, NonNegative, Quantity
+from models.amounts import Amount, Counter, Currency, Headcount, NonNegative, Quantity
 from models.calls import CallKind
 from models.common import Input, ListQuery, Output, Text, Timestamp
 from models.organizations import Phone
@@ -44,7 +44,7 @@ class PledgeCreate(Input):
     quantity: Quantity | None = None
     unit: str | None = Field(default=None, max_length=20, description="goods: must be the call's unit")
     estimated_value: NonNegative | None = Field(default=None, description="goods: value in CNY")
-    headcount: int | None = Field(default=None, gt=0, le=100_000)
+    headcount: Headcount | None = None
     available_from: Timestamp | None = None
     available_until: Timestamp | None = None
     lead: Lead | None = None

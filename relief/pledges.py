@@ -279,6 +279,11 @@ async def transition(
                 raise _invalid("/quantity", f"at most the pledged {format(quantity, 'f')} can be delivered")
             if before.kind == CallKind.personnel and arrived != arrived.to_integral_value():
                 raise _invalid("/quantity", "people are counted in whole numbers")
+            if before.kind == CallKind.money:
+                try:
+                    check_money(arrived, row["currency"])
+                except ValueError as exc:
+                    raise _invalid("/quantity", str(exc)) from None
             d_delivered = arrived
             d_committed = arrived - quantity  # the undelivered part returns to the call's remaining
             if before.status == PledgeStatus.dispatched:
