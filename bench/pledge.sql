@@ -14,6 +14,9 @@ returning key as idem \gset
 select kind, currency, unit, status, incident_id, now() as now,
        (select name from organizations where id = :org) as organization_name
   from calls where id = :call;
+update idempotency_keys
+   set status = 201, body = convert_to(:payload, 'UTF8'), location = '/v1/pledges/00000000-0000-0000-0000-000000000000'
+ where scope = 'org-pgbench' and key = :idem;
 with counted as (
     update calls set committed = committed + 1, updated_at = now()
      where id = :call and status = 'open' and (allow_overpledge or committed + 1 <= requested)
@@ -32,7 +35,4 @@ with counted as (
     returning id
 )
 select count(*) from logged;
-update idempotency_keys
-   set status = 201, body = convert_to(:payload, 'UTF8'), location = '/v1/pledges/00000000-0000-0000-0000-000000000000'
- where scope = 'org-pgbench' and key = :idem;
 commit;

@@ -141,7 +141,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load (default 10)")
     parser.add_argument("--connections", type=int, default=64, help="concurrent HTTP clients (default 64)")
-    parser.add_argument("--pool", type=int, default=20, help="the service's database pool = pgbench clients")
+    parser.add_argument("--pool", type=int, default=10, help="the service's database pool = pgbench clients")
     args = parser.parse_args()
 
     server = os.environ.get("RELIEF_DATABASE_URL") or embedded.start_server(ROOT / "var" / "bench-pg")

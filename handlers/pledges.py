@@ -56,8 +56,11 @@ async def create_pledge(request: web.Request) -> web.Response:
         raise Forbidden("pledges are made with an organization's key")
     data = await body(request, PledgeCreate)
 
-    async def work(conn):  # type: ignore[no-untyped-def]
-        pledge = await pledges.create(conn, actor=caller, call_id=call_id, data=data)
+    async def work(conn, store):  # type: ignore[no-untyped-def]
+        async def answer_first(pledge: Pledge) -> None:
+            await store(created(pledge, f"/v1/pledges/{pledge.id}"))
+
+        pledge = await pledges.create(conn, actor=caller, call_id=call_id, data=data, before_write=answer_first)
         return created(pledge, f"/v1/pledges/{pledge.id}")
 
     return await idempotent(request, data, work)

@@ -32,7 +32,9 @@ class Response:
     replayed: bool = False
 
 
-Work = Callable[[asyncpg.Connection], Awaitable[Response]]
+Store = Callable[[Response], Awaitable[None]]
+"""Records the response under the key, in the transaction; work may call it early (see run_once)."""
+Work = Callable[[asyncpg.Connection, Store], Awaitable[Response]]
 
 
 def fingerprint(method: str, path: str, canonical_body: bytes) -> bytes:
@@ -49,7 +51,12 @@ async def run_once(
     work: Work,
     wait_seconds: float = WAIT_SECONDS,
 ) -> Response:
-    """Run `work` in one transaction with the key, or replay the response stored under the key."""
+    """Run `work` in one transaction with the key, or replay the response stored under the key.
+
+    `work(conn, store)` returns the response; it may also call `store(response)` itself before its
+    last write, when it knows the response by then: a create that ends by locking a hot row (a
+    pledge on a busy call) then holds that lock for its last statement and the commit only.
+    """
     async with conn.transaction():
         try:
             claimed = await conn.fetchval(
@@ -80,15 +87,24 @@ async def run_once(
                     errors=[{"parameter": "Idempotency-Key", "detail": "reused with a different body or path"}],
                 )
             return Response(stored["status"], bytes(stored["body"]), stored["location"], replayed=True)
-        response = await work(conn)
-        await conn.execute(
-            "update idempotency_keys set status = $3, body = $4, location = $5 where scope = $1 and key = $2",
-            scope,
-            key,
-            response.status,
-            response.body,
-            response.location,
-        )
+        stored: list[Response] = []
+
+        async def store(response: Response) -> None:
+            await conn.execute(
+                "update idempotency_keys set status = $3, body = $4, location = $5 where scope = $1 and key = $2",
+                scope,
+                key,
+                response.status,
+                response.body,
+                response.location,
+            )
+            stored.append(response)
+
+        response = await work(conn, store)
+        if stored and stored[-1] != response:
+            raise RuntimeError("work stored one response and returned another")
+        if not stored:
+            await store(response)
         return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -97,8 +98,19 @@ async def emit(
     )
 
 
-async def create(conn: asyncpg.Connection, *, actor: Principal, call_id: UUID, data: PledgeCreate) -> Pledge:
-    """Pledge against an open call; 409 with `remaining` when it asks for more than is left."""
+async def create(
+    conn: asyncpg.Connection,
+    *,
+    actor: Principal,
+    call_id: UUID,
+    data: PledgeCreate,
+    before_write: Callable[[Pledge], Awaitable[None]] | None = None,
+) -> Pledge:
+    """Pledge against an open call; 409 with `remaining` when it asks for more than is left.
+
+    `before_write(pledge)` runs in the transaction once the pledge is known and before the call's row
+    is locked: whatever the caller records there (the idempotent response) stays out of the lock.
+    """
     if actor.role != Role.organization or actor.organization_id is None:
         raise Forbidden("pledges are made with an organization's key")
     if actor.organization_status != "approved":
@@ -132,6 +144,8 @@ async def create(conn: asyncpg.Connection, *, actor: Principal, call_id: UUID, d
             type="pledge.created", actor=actor, entity_type="pledge", entity_id=pledge.id,
             incident_id=pledge.incident_id, organization_id=pledge.organization_id, after=pledge,
         )
+        if before_write is not None:
+            await before_write(pledge)
         # The guarded update is the whole concurrency story: the row lock serializes pledges on one
         # call and the condition is re-checked on the locked row, so no read-then-write race exists.
         # The pledge and its event are inserted only if the update took.

@@ -152,7 +152,7 @@ async def test_duplicate_waits_then_gets_409_while_the_first_is_still_running(da
             "insert into idempotency_keys (scope, key, fingerprint) values ('org:x', 'k', '\\x00')"
         )
 
-        async def never(conn):  # pragma: no cover - must not run
+        async def never(conn, store):  # pragma: no cover - must not run
             raise AssertionError("the duplicate ran its work")
 
         from relief.errors import InProgress
