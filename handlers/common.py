@@ -241,9 +241,23 @@ def idempotency_scope(caller: Principal) -> str:
     return f"key:{caller.key_id}"
 
 
-async def idempotent(request: web.Request, data: BaseModel, work: idempotency.Work) -> web.Response:
-    """Run a create once per Idempotency-Key (400 without one), replaying the first response after."""
+async def idempotent(
+    request: web.Request, data: BaseModel, work: idempotency.Work, *, required: bool = True
+) -> web.Response:
+    """Run a create once per Idempotency-Key, replaying the first response after.
+
+    Without the header: 400 when `required`, else the work simply runs once, in its own transaction.
+    """
     key = request.headers.get("Idempotency-Key")
+    if key is None and not required:
+        async with pool(request).acquire() as conn, conn.transaction():
+
+            async def no_store(response: idempotency.Response) -> None:
+                return None
+
+            outcome = await work(conn, no_store)
+        headers = {"Location": outcome.location} if outcome.location else {}
+        return web.Response(body=outcome.body, status=outcome.status, headers=headers, content_type="application/json")
     if key is None:
         raise HttpProblem(
             "malformed-request",
