@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean bench-pledges
+.PHONY: run test lint clean bench-pledges bench-exports
 
 $(BIN)/relief: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,14 +12,18 @@ $(BIN)/relief: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[embedded,dev]'
 	@touch $@
 
+# RELIEF_DEMO=true: an empty database gets the Doksuri demo and its keys are printed (RELIEF_DEMO=false: not).
 run: $(BIN)/relief
-	$(BIN)/relief serve
+	RELIEF_DEMO=$${RELIEF_DEMO:-true} $(BIN)/relief serve
 
 test: $(BIN)/relief
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench-pledges: $(BIN)/relief
 	$(BIN)/python bench/pledges.py $(BENCH_ARGS)
+
+bench-exports: $(BIN)/relief
+	$(BIN)/python bench/exports.py $(BENCH_ARGS)
 
 lint: $(BIN)/relief
 	$(BIN)/ruff check .

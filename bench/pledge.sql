@@ -18,9 +18,18 @@ update idempotency_keys
    set status = 201, body = convert_to(:payload, 'UTF8'), location = '/v1/pledges/00000000-0000-0000-0000-000000000000'
  where scope = 'org-pgbench' and key = :idem;
 with counted as (
-    update calls set committed = committed + 1, updated_at = now()
+    update calls set committed = committed + 1, committed_value = committed_value + 30.00, updated_at = now()
      where id = :call and status = 'open' and (allow_overpledge or committed + 1 <= requested)
     returning id
+), joined as (
+    insert into incident_participants (incident_id, organization_id)
+    select :incident, :org from counted
+    on conflict do nothing
+    returning incident_id
+), participants as (
+    insert into incident_counters (incident_id, name, key, value)
+    select incident_id, 'participants', '', 1 from joined
+    on conflict (incident_id, name, key) do update set value = incident_counters.value + 1
 ), pledged as (
     insert into pledges (id, call_id, incident_id, organization_id, kind, quantity, currency, unit,
                          estimated_value, available_from, available_until, lead, note)

@@ -11,7 +11,9 @@ import structlog
 from aiohttp import web
 
 from handlers import calls as calls_handlers
+from handlers import donations as donations_handlers
 from handlers import events as events_handlers
+from handlers import exports as exports_handlers
 from handlers import incidents as incidents_handlers
 from handlers import keys as keys_handlers
 from handlers import metrics as metrics_handlers
@@ -19,6 +21,9 @@ from handlers import offers as offers_handlers
 from handlers import openapi
 from handlers import organizations as organizations_handlers
 from handlers import pledges as pledges_handlers
+from handlers import residents as residents_handlers
+from handlers import shelters as shelters_handlers
+from handlers import summary as summary_handlers
 from handlers import system as system_handlers
 from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
@@ -49,7 +54,12 @@ def operations() -> list[Operation]:
         *calls_handlers.routes.operations,
         *pledges_handlers.routes.operations,
         *offers_handlers.routes.operations,
+        *donations_handlers.routes.operations,
         *events_handlers.routes.operations,
+        *shelters_handlers.routes.operations,
+        *residents_handlers.routes.operations,
+        *summary_handlers.routes.operations,
+        *exports_handlers.routes.operations,
     ]
 
 

@@ -46,6 +46,8 @@ def serve(settings: Settings) -> int:
     url = database_url(settings)
     applied = asyncio.run(_migrate(url))
     log.info("migrations_checked", applied=applied)
+    if settings.demo:
+        _demo_if_empty(settings, url)
     app = create_app(settings, database_url=url)
     log.info("starting", env=settings.env, database=db.mask_url(url))
     try:
@@ -112,11 +114,82 @@ def keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    """Recompute every counter from the rows; print differences; exit 1 if there are any."""
+    from relief import summary
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        if args.incident is not None:
+            ids = [args.incident]
+        else:
+            ids = [r["id"] for r in await conn.fetch("select id from incidents order by created_at, id")]
+        found = []
+        for number, incident_id in enumerate(ids, 1):
+            print(f"reconciling incident {incident_id} ({number}/{len(ids)})", file=sys.stderr)
+            found += await summary.reconcile(conn, incident_id=incident_id)
+        return ids, found
+
+    ids, differences = asyncio.run(_with_conn(database_url(settings), work))
+    for d in differences:
+        print(f"{d.incident_id}  {d.counter}[{d.key}]  stored {d.stored}  recomputed {d.recomputed}")
+    print(f"{len(ids)} incident(s) checked, {len(differences)} difference(s)")
+    return 1 if differences else 0
+
+
+def _demo_secret(settings: Settings) -> bytes:
+    return settings.secret_key.get_secret_value().encode()
+
+
+def _print_demo(settings: Settings, result) -> None:  # type: ignore[no-untyped-def]
+    """The demo's keys and where to look, on stdout (the keys never go to the log)."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    base = f"http://{host}:{settings.port}"
+    state = "loaded" if result.loaded else "already loaded"
+    print(f"Doksuri demo {result.incident_code} {state}")
+    print(f"demo dispatcher key: {result.dispatcher_key}")
+    print(f"demo organization key: {result.organization_key}  ({result.organization_name})")
+    print(f"incident: {base}/v1/incidents/{result.incident_id}")
+    print(f"summary: {base}/v1/incidents/{result.incident_id}/summary")
+    print(f"public page: {base}/v1/public/incidents/{result.incident_id}")
+    print(f'try: curl -H "Authorization: Bearer {result.dispatcher_key}" {base}/v1/incidents/{result.incident_id}',
+          flush=True)
+
+
+def _demo_if_empty(settings: Settings, url: str) -> None:
+    """RELIEF_DEMO: load the demo into a database with no incidents at all; never touch real data."""
+    from relief import demo as scenario
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await scenario.load_if_empty(conn, secret=_demo_secret(settings))
+
+    result = asyncio.run(_with_conn(url, work))
+    if result is None:
+        log.info("demo_skipped", reason="the database has incidents; `relief demo` issues fresh demo keys")
+        return
+    _print_demo(settings, result)
+
+
+def demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Load the Doksuri demo (once) and print fresh keys for a demo dispatcher and a demo organization."""
+    from relief import demo as scenario
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await scenario.load(conn, secret=_demo_secret(settings))
+
+    _print_demo(settings, asyncio.run(_with_conn(database_url(settings), work)))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="relief", description="Relief: disaster relief coordination.")
     commands = top.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="apply migrations, then serve the API")
     commands.add_parser("migrate", help="apply pending migrations and exit")
+    check = commands.add_parser("reconcile", help="recompute every counter from the rows and report differences")
+    check.add_argument("--incident", type=UUID, default=None, help="one incident (default: all)")
+    commands.add_parser(
+        "demo", help="load the Doksuri demo incident (once) and print fresh demo dispatcher and organization keys"
+    )
     key_commands = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="keys_command", required=True
     )
@@ -146,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(settings)
         if args.command == "migrate":
             return migrate(settings)
+        if args.command == "reconcile":
+            return reconcile(settings, args)
+        if args.command == "demo":
+            return demo(settings, args)
         handler = {"create": keys_create, "list": keys_list, "revoke": keys_revoke}[args.keys_command]
         return handler(settings, args)
     except ReliefError as exc:

@@ -10,7 +10,7 @@ from models.calls import CallKind
 from models.common import Page
 from models.keys import Role
 from models.offers import Offer, OfferCreate
-from relief import cursors, db, events
+from relief import counters, cursors, db, events
 from relief.auth import Principal
 from relief.errors import Forbidden, InvalidState, NotFound
 
@@ -60,6 +60,7 @@ async def create(conn: asyncpg.Connection, *, actor: Principal, incident_id: UUI
             data.note,
         )
         offer = _offer(row)
+        await counters.join(conn, incident_id, offer.organization_id)
         await events.emit(
             conn,
             type="offer.created",

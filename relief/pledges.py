@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -12,11 +13,12 @@ import asyncpg
 from models.amounts import check_money
 from models.calls import CallKind, CallStatus
 from models.common import Page, dump
+from models.donations import Donation
 from models.keys import Role
 from models.pledges import Pledge, PledgeCreate, PledgeStatus
-from relief import calls, cursors, db, events
+from relief import calls, cursors, db, events, ledger
 from relief.auth import Principal
-from relief.errors import Forbidden, Invalid, InvalidState, NotFound, OverCommitted
+from relief.errors import Conflict, Forbidden, Invalid, InvalidState, NotFound, OverCommitted
 
 _SELECT = """
     select p.*, o.name as organization_name
@@ -152,9 +154,21 @@ async def create(
         created = await conn.fetchval(
             f"""
             with counted as (
-                update calls set committed = committed + $2, updated_at = now()
+                update calls
+                   set committed = committed + $2, committed_value = committed_value + coalesce($9::numeric, 0),
+                       updated_at = now()
                  where id = $1 and status = 'open' and (allow_overpledge or committed + $2 <= requested)
                 returning id
+            ), joined as (
+                -- The organization takes part in the incident from its first pledge on.
+                insert into incident_participants (incident_id, organization_id)
+                select $4, $5 from counted
+                on conflict do nothing
+                returning incident_id
+            ), participants as (
+                insert into incident_counters (incident_id, name, key, value)
+                select incident_id, 'participants', '', 1 from joined
+                on conflict (incident_id, name, key) do update set value = incident_counters.value + 1
             ), pledged as (
                 insert into pledges (id, call_id, incident_id, organization_id, kind, quantity, currency, unit,
                                      estimated_value, available_from, available_until, lead, note)
@@ -269,8 +283,40 @@ async def transition(
     action: str,
     reason: str | None = None,
     delivered: Decimal | None = None,
+    receipt: Receipt | None = None,
 ) -> Pledge:
     """Move a pledge along its lifecycle and the call's counters with it, in one transaction."""
+    pledge, _ = await transition_with_receipt(
+        conn, actor=actor, pledge_id=pledge_id, action=action, reason=reason, delivered=delivered, receipt=receipt
+    )
+    return pledge
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """How a delivered money or goods pledge goes into the ledger (defaults when delivered without one)."""
+
+    channel: str | None = None
+    receipt_no: str | None = None
+    estimated_value: Decimal | None = None
+    note: str = ""
+
+
+async def transition_with_receipt(
+    conn: asyncpg.Connection,
+    *,
+    actor: Principal,
+    pledge_id: UUID,
+    action: str,
+    reason: str | None = None,
+    delivered: Decimal | None = None,
+    receipt: Receipt | None = None,
+) -> tuple[Pledge, Donation | None]:
+    """transition(), also returning the ledger entry a money or goods delivery writes.
+
+    Delivering such a pledge and receiving it into the ledger are one act: one ledger row, and the
+    counters move once.
+    """
     who, allowed, target, event_type = RULES[action]
     async with db.atomic(conn):
         # Lock order everywhere: pledge, then its call.
@@ -283,8 +329,10 @@ async def transition(
             raise InvalidState(f"cannot {action} a pledge that is {before.status}", state=before.status)
         quantity: Decimal = row["quantity"]
         d_committed = d_transit = d_delivered = Decimal(0)
+        d_value = Decimal(0)
         if action in ("reject", "withdraw"):
             d_committed = -quantity
+            d_value = -(row["estimated_value"] or 0)
         elif action == "dispatch":
             d_transit = quantity
         elif action == "deliver":
@@ -324,6 +372,7 @@ async def transition(
             """
             update calls
                set committed = committed + $2, in_transit = in_transit + $3, delivered = delivered + $4,
+                   committed_value = committed_value + $5,
                    status = case when status = 'open' and delivered + $4 >= requested then 'fulfilled' else status end,
                    closed_at = case when status = 'open' and delivered + $4 >= requested then now() else closed_at end,
                    updated_at = now()
@@ -334,8 +383,90 @@ async def transition(
             d_committed,
             d_transit,
             d_delivered,
+            d_value,
         )
         await emit(conn, event_type, actor, after, before)
         if call_row["status"] == CallStatus.fulfilled and call_before_row["status"] == CallStatus.open:
             await calls.emit(conn, "call.fulfilled", actor, calls.to_model(call_row), calls.to_model(call_before_row))
+        donation = None
+        if action == "deliver" and before.kind != CallKind.personnel and d_delivered > 0:
+            donation = await _receive(conn, actor, after, call_before_row, d_delivered, receipt or Receipt())
+    return after, donation
+
+
+async def _receive(
+    conn: asyncpg.Connection,
+    actor: Principal,
+    pledge: Pledge,
+    call: asyncpg.Record,
+    arrived: Decimal,
+    receipt: Receipt,
+) -> Donation:
+    value = receipt.estimated_value
+    if value is None and pledge.estimated_value is not None:
+        # The pledge's estimate, in proportion to what arrived, to the fen.
+        value = (pledge.estimated_value * arrived / pledge.quantity).quantize(Decimal("0.01"))
+    money = pledge.kind == CallKind.money
+    entry = ledger.Entry(
+        incident_id=pledge.incident_id,
+        kind=pledge.kind,
+        quantity=arrived,
+        currency=pledge.currency if money else None,
+        item=None if money else call["item"],
+        unit=None if money else call["unit"],
+        estimated_value=None if money else value,
+        value_currency=None if money else "CNY",
+        channel=receipt.channel or ("other" if money else "in_kind"),
+        receipt_no=receipt.receipt_no,
+        donor_organization_id=pledge.organization_id,
+        pledge_id=pledge.id,
+        call_id=pledge.call_id,
+        note=receipt.note,
+    )
+    try:
+        return await ledger.append(conn, actor=actor, entry=entry)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(
+            f"receipt {receipt.receipt_no} is already in this incident's ledger", receipt_no=receipt.receipt_no
+        ) from None
+
+
+async def undeliver(conn: asyncpg.Connection, *, actor: Principal, pledge_id: UUID) -> Pledge:
+    """Undo a delivery whose ledger entry is being reversed: the pledge is accepted again for what had
+    arrived (the rest was released at delivery), and the call's delivered counter moves back."""
+    row = await conn.fetchrow(f"{_SELECT} where p.id = $1 for update of p", pledge_id)
+    before = to_model(row)
+    if before.status != PledgeStatus.delivered:
+        raise InvalidState(f"the pledge is {before.status}, not delivered", state=before.status)
+    arrived: Decimal = row["delivered_quantity"]
+    call_before = await calls.locked(conn, row["call_id"])
+    row = await conn.fetchrow(
+        f"""
+        with p as (
+            update pledges set status = 'accepted', quantity = $2, delivered_quantity = null,
+                               version = version + 1, updated_at = now()
+             where id = $1 returning *
+        )
+        {_SELECT.replace("from pledges p", "from p")}
+        """,
+        pledge_id,
+        arrived,
+    )
+    after = to_model(row)
+    call_row = await conn.fetchrow(
+        """
+        update calls
+           set delivered = delivered - $2,
+               status = case when status = 'fulfilled' and delivered - $2 < requested then 'open' else status end,
+               closed_at = case when status = 'fulfilled' and delivered - $2 < requested then null else closed_at end,
+               updated_at = now()
+         where id = $1
+        returning *
+        """,
+        row["call_id"],
+        arrived,
+    )
+    await emit(conn, "pledge.delivery_reversed", actor, after, before)
+    if call_row["status"] != call_before["status"]:
+        await calls.emit(conn, "call.updated", actor, calls.to_model(call_row), calls.to_model(call_before))
     return after

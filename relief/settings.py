@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_retention_hours: int = Field(default=24, ge=24, description="Idempotency keys live at least 24 h")
     maintenance_interval: float = Field(default=600.0, gt=0, description="Seconds between purges of old keys")
+    demo: bool = Field(default=False, description="serve loads the Doksuri demo into a database with no incidents")
 
     @field_validator("timezone")
     @classmethod

@@ -8,6 +8,7 @@ shared server may hold anything else.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +27,7 @@ from relief import logging as relief_logging
 from relief.app import create_app
 from relief.auth import SYSTEM
 from relief.settings import Settings
+from tests.personal_data import WATCH
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every database this run makes carries this id (CI sets it, so its clean-up can find leftovers).
@@ -72,6 +74,7 @@ async def _drop(server: str, names: list[str]) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _logging() -> None:
     relief_logging.configure(Settings(log_format="json", log_level="info"))
+    logging.getLogger().addHandler(WATCH)
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +102,26 @@ async def database_url(server_url: str, template: str) -> AsyncIterator[str]:
     finally:
         await conn.close()
     yield db.with_database(server_url, name)
+    if WATCH.values:
+        # Before the database goes: no event payload may hold a resident's ID number or phone.
+        conn = await asyncpg.connect(db.with_database(server_url, name))
+        try:
+            payloads = await conn.fetchval(
+                "select string_agg(coalesce(before::text, '') || after::text, ' ') from events"
+            )
+        finally:
+            await conn.close()
+        WATCH.check(payloads or "", "the event log")
+        WATCH.check_log()
     await _drop(server_url, [name])
+
+
+@pytest.fixture(autouse=True)
+def _watch_personal_data() -> Iterator[None]:
+    """Every test starts with an empty watch (see tests/personal_data.py)."""
+    WATCH.reset()
+    yield
+    WATCH.check_log()
 
 
 @pytest.fixture
@@ -153,8 +175,10 @@ class Api:
         return out
 
     async def call(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any):
+        WATCH.remember(method, path, kw.get("json"))
         response = await self.client.request(method, path, headers=self._headers(headers), **kw)
-        await response.read()
+        body = await response.read()
+        WATCH.check(body.decode(errors="replace") + str(dict(response.headers)), f"{method} {path}")
         return response
 
     async def get(self, path: str, **kw: Any):

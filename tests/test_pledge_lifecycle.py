@@ -297,6 +297,13 @@ async def test_transition(world: World, conn, action: str, state: str):
             assert response.content_type == "application/problem+json", body
         after = (await read_pledge(world.dispatcher, pledge_id))["status"]
         written = await events_since(conn, since)
+        # Delivering goods also receives them into the ledger: one donation.recorded beside the pledge's event.
+        received = [e for e in written if e["entity_type"] == "donation"]
+        delivered_goods = response.status == 200 and action == "deliver"
+        assert [(e["type"], e["after"]["pledge_id"]) for e in received] == (
+            [("donation.recorded", pledge_id)] if delivered_goods else []
+        ), received
+        written = [e for e in written if e["entity_type"] != "donation"]
         assert all(str(e["entity_id"]) == pledge_id for e in written), written
         observed[actor] = {
             "status": response.status,
@@ -329,8 +336,11 @@ async def test_partial_delivery_returns_the_rest_to_the_call(world: World, conn,
     assert after["committed"] - before["committed"] == -20
     assert after["remaining"] - before["remaining"] == 20
     assert after == expected_counters("delivered", delivered=Decimal(80))
-    assert [e["type"] for e in await events_since(conn, since)] == ["pledge.delivered"]
+    assert [e["type"] for e in await events_since(conn, since)] == ["pledge.delivered", "donation.recorded"]
     assert (await read_pledge(world.owner.api, pledge_id))["delivered_quantity"] == "80"
+    [entry] = await conn.fetch("select quantity, estimated_value from donations where pledge_id = $1",
+                               uuid.UUID(pledge_id))
+    assert entry["quantity"] == 80  # one ledger row, for what arrived
     # The 20 that did not arrive can be pledged again: everything but the 80 delivered.
     again = await ok(await pledge(world.other.api, world.call_id, {"quantity": str(REQUESTED - 80)}), 201)
     assert again["status"] == "pledged"
@@ -422,7 +432,8 @@ async def test_concurrent_transitions_of_one_pledge_take_effect_once(world: Worl
     for r in responses:
         if r.status == 409:
             assert (await r.json())["state"] == PAST[action]
-    assert [e["type"] for e in await events_since(conn, since)] == [f"pledge.{PAST[action]}"]
+    receipt = ["donation.recorded"] if action == "deliver" else []
+    assert [e["type"] for e in await events_since(conn, since)] == [f"pledge.{PAST[action]}", *receipt]
     assert counters(await read_call(world.dispatcher, world.call_id)) == expected_counters(PAST[action])
 
 
@@ -497,7 +508,7 @@ async def test_call_is_fulfilled_when_deliveries_reach_the_request(dispatcher, c
         "remaining": 0,
     }
     written = await events_since(conn, since)
-    assert sorted(e["type"] for e in written) == ["call.fulfilled", "pledge.delivered"]
+    assert sorted(e["type"] for e in written) == ["call.fulfilled", "donation.recorded", "pledge.delivered"]
     fulfilled = next(e for e in written if e["type"] == "call.fulfilled")
     assert str(fulfilled["entity_id"]) == call_id
     assert fulfilled["before"]["status"] == "open" and fulfilled["after"]["status"] == "fulfilled"

@@ -1,0 +1,44 @@
+"""/v1/incidents/{id}/summary and the public transparency figures."""
+
+from __future__ import annotations
+
+import hashlib
+
+from aiohttp import web
+
+from handlers.common import path_id, pool, principal, respond
+from handlers.routing import Routes
+from models.public import PublicIncident
+from models.summary import Summary
+from relief import summary
+
+routes = Routes("summary")
+
+PUBLIC_MAX_AGE_SECONDS = 30
+
+
+@routes.get("/v1/incidents/{id}/summary", response=Summary, roles="any key", errors=(404,))
+async def incident_summary(request: web.Request) -> web.Response:
+    """The incident's figures: money, goods, personnel, residents, shelters, calls (served from counters)."""
+    principal(request)
+    async with pool(request).acquire() as conn:
+        figures = await summary.summary(conn, incident_id=path_id(request))
+    return respond(figures)
+
+
+@routes.get("/v1/public/incidents/{id}", public=True, response=PublicIncident, errors=(404,),
+            summary="Public transparency figures: aggregates and organization names, no personal data")
+async def public_incident(request: web.Request) -> web.Response:
+    """Public transparency figures."""
+    incident_id = path_id(request)
+    async with pool(request).acquire() as conn:
+        figures = await summary.summary(conn, incident_id=incident_id)
+        names = await summary.participant_names(conn, incident_id=incident_id)
+    public = PublicIncident.from_summary(figures, names)
+    body = public.model_dump_json().encode()
+    # The figures, not the moment they were read, make the tag: unchanged figures revalidate with 304.
+    etag = '"' + hashlib.sha256(public.model_dump_json(exclude={"as_of"}).encode()).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={PUBLIC_MAX_AGE_SECONDS}"}
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, headers=headers, content_type="application/json")

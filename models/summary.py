@@ -1,0 +1,87 @@
+"""The incident summary: the bureau's figures, served from counters kept with the rows."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import Field
+
+from models.amounts import Counter
+from models.common import Output, Timestamp
+
+
+class MoneyFigures(Output):
+    currency: str
+    pledged: Counter = Field(description="Committed by pledges not rejected or withdrawn (delivered included)")
+    received: Counter = Field(description="Net of the ledger: receipts minus reversals")
+
+
+class GoodsItem(Output):
+    item: str
+    unit: str
+    pledged: Counter
+    received: Counter
+
+
+class GoodsFigures(Output):
+    value_pledged: Counter = Field(description="CNY: the estimates of goods pledges not rejected or withdrawn")
+    value_received: dict[str, Counter] = Field(description="By currency: the ledger's estimated values")
+    items: list[GoodsItem]
+
+
+class PersonnelFigures(Output):
+    pledged: Counter
+    delivered: Counter
+
+
+class ResidentFigures(Output):
+    evacuated: Counter = Field(description="individual + aggregate")
+    individual: Counter
+    aggregate: Counter
+    sheltered_now: Counter
+    centralized: Counter
+    dispersed: Counter
+    returned: Counter
+
+
+class ShelterFigures(Output):
+    id: UUID
+    name: str
+    capacity: int
+    occupancy: int
+    status: str
+
+
+class CallFigures(Output):
+    id: UUID
+    title: str
+    kind: str
+    status: str
+    requested: Counter
+    committed: Counter
+    delivered: Counter
+    coverage: Counter = Field(description="delivered ÷ requested, 0–1 (4 decimals)")
+
+
+class Summary(Output):
+    incident_id: UUID
+    code: str
+    title: str
+    status: str
+    as_of: Timestamp
+    organizations_participating: int
+    money: list[MoneyFigures]
+    goods: GoodsFigures
+    personnel: PersonnelFigures
+    residents: ResidentFigures
+    shelters: list[ShelterFigures]
+    calls_by_status: dict[str, int]
+    calls: list[CallFigures]
+
+
+class Difference(Output):
+    incident_id: UUID
+    counter: str
+    key: str
+    stored: Counter
+    recomputed: Counter

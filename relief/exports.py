@@ -1,0 +1,224 @@
+"""CSV exports of an incident, tagged with HXL hashtags: pledges, the donation ledger, evacuations.
+
+Each export is a header row, an HXL hashtag row (https://hxlstandard.org/standard/dictionary/) and
+data rows. Rows come from a server-side cursor, so an export of any size needs the same memory; all
+rows of one export are read in one repeatable-read snapshot, so its totals agree with each other and
+with the summary of the same moment.
+
+No personal data leaves through them (DESIGN.md invariant 10): residents appear as a head count of 1
+with their origin region, placement, shelter and status, never with a name, ID number, phone or
+address. Individual donors' names are for staff and appear in the donations export (only staff may
+read exports); nothing else about them does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+Row = list[str]
+
+# Rows fetched from the server per round trip: enough to amortise it, few enough to bound memory.
+PREFETCH = 500
+
+# Goods estimates carry no currency of their own on a pledge: the summary counts them in CNY.
+GOODS_VALUE_CURRENCY = "CNY"
+
+
+def cell(value: Any) -> str:
+    """One CSV cell: decimals without exponents, times in ISO 8601, nothing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Export:
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (header, HXL hashtag)
+    rows: Callable[[asyncpg.Connection, UUID], AsyncIterator[Row]]
+
+    @property
+    def headers(self) -> Row:
+        return [header for header, _ in self.columns]
+
+    @property
+    def hashtags(self) -> Row:
+        return [tag for _, tag in self.columns]
+
+
+async def incident_code(conn: asyncpg.Connection, incident_id: UUID) -> str | None:
+    """The incident's code (for the file name), or None when there is no such incident."""
+    return await conn.fetchval("select code from incidents where id = $1", incident_id)
+
+
+def _snapshot(conn: asyncpg.Connection):  # type: ignore[no-untyped-def]
+    # Cursors need a transaction; repeatable read makes every row of the export one moment's.
+    return conn.transaction(isolation="repeatable_read", readonly=True)
+
+
+PLEDGE_COLUMNS = (
+    ("Pledge", "#meta+id"),
+    ("Organization", "#org+name"),
+    ("Credit code", "#org+code"),
+    ("Call", "#activity+name"),
+    ("Kind", "#activity+type"),
+    ("Item or skill", "#item+name"),
+    ("Quantity", "#meta+quantity"),
+    ("Unit", "#item+unit"),
+    ("Value", "#value"),
+    ("Currency", "#currency"),
+    ("Status", "#status"),
+    ("Delivered", "#output+delivered"),
+    ("Pledged at", "#date+reported"),
+)
+
+
+async def pledge_rows(conn: asyncpg.Connection, incident_id: UUID) -> AsyncIterator[Row]:
+    """One row per pledge. Quantity is in the call's unit (amount, quantity or headcount); Value is the
+    amount of a money pledge or the estimated value of a goods pledge, in Currency."""
+    query = """
+        select p.id, o.name as org_name, o.credit_code, c.title, p.kind, coalesce(c.item, c.skill) as item,
+               p.quantity, p.unit, p.currency, p.estimated_value, p.status, p.delivered_quantity, p.created_at
+          from pledges p
+          join organizations o on o.id = p.organization_id
+          join calls c on c.id = p.call_id
+         where p.incident_id = $1
+         order by p.created_at, p.id
+    """
+    async with _snapshot(conn):
+        async for r in conn.cursor(query, incident_id, prefetch=PREFETCH):
+            kind = r["kind"]
+            if kind == "money":
+                unit, value, currency = r["currency"], r["quantity"], r["currency"]
+            elif kind == "goods":
+                unit, value = r["unit"], r["estimated_value"]
+                currency = GOODS_VALUE_CURRENCY if value is not None else None
+            else:
+                unit, value, currency = "person", None, None
+            yield [cell(v) for v in (
+                r["id"], r["org_name"], r["credit_code"], r["title"], kind, None if kind == "money" else r["item"],
+                r["quantity"], unit, value, currency, r["status"], r["delivered_quantity"], r["created_at"],
+            )]
+
+
+DONATION_COLUMNS = (
+    ("Entry", "#meta+id"),
+    ("Entry type", "#meta+entry"),
+    ("Reverses", "#meta+reverses"),
+    ("Kind", "#modality"),
+    ("Donor", "#org+donor+name"),
+    ("Donor type", "#org+donor+type"),
+    ("Donor credit code", "#org+donor+code"),
+    ("Item", "#item+name"),
+    ("Quantity", "#meta+quantity"),
+    ("Unit", "#item+unit"),
+    ("Value", "#value"),
+    ("Currency", "#currency"),
+    ("Channel", "#meta+channel"),
+    ("Receipt", "#meta+receipt"),
+    ("Pledge", "#meta+pledge"),
+    ("Call", "#activity+name"),
+    ("Reason", "#meta+reason"),
+    ("Recorded at", "#date+reported"),
+)
+
+
+async def donation_rows(conn: asyncpg.Connection, incident_id: UUID) -> AsyncIterator[Row]:
+    """One row per ledger entry, reversals included (negative). Value is the amount of money received
+    or the estimated value of goods received, in Currency; summed per currency it is the net received."""
+    query = """
+        select d.id, d.reverses, d.kind, d.quantity, d.currency, d.item, d.unit, d.estimated_value,
+               d.value_currency, d.channel, d.receipt_no, d.donor_name, d.anonymous, d.pledge_id, d.reason,
+               d.created_at, o.name as org_name, o.credit_code, c.title as call_title
+          from donations d
+          left join organizations o on o.id = d.donor_organization_id
+          left join calls c on c.id = d.call_id
+         where d.incident_id = $1
+         order by d.created_at, d.id
+    """
+    async with _snapshot(conn):
+        async for r in conn.cursor(query, incident_id, prefetch=PREFETCH):
+            if r["org_name"] is not None:
+                donor, donor_type = r["org_name"], "organization"
+            elif r["donor_name"] and not r["anonymous"]:
+                donor, donor_type = r["donor_name"], "individual"
+            else:
+                donor, donor_type = "anonymous", "anonymous"
+            if r["kind"] == "money":
+                quantity, unit, value, currency = None, None, r["quantity"], r["currency"]
+            else:
+                quantity, unit, value = r["quantity"], r["unit"], r["estimated_value"]
+                currency = (r["value_currency"] or GOODS_VALUE_CURRENCY) if value is not None else None
+            yield [cell(v) for v in (
+                r["id"], "reversal" if r["reverses"] else "receipt", r["reverses"], r["kind"], donor, donor_type,
+                r["credit_code"], r["item"], quantity, unit, value, currency, r["channel"], r["receipt_no"],
+                r["pledge_id"], r["call_title"], r["reason"], r["created_at"],
+            )]
+
+
+EVACUATION_COLUMNS = (
+    ("Record", "#meta+id"),
+    ("Record type", "#meta+type"),
+    ("People", "#affected+displaced"),
+    ("Placement", "#meta+placement"),
+    ("From region", "#adm3+code"),
+    ("Shelter", "#loc+name"),
+    ("Assisted by", "#org+name"),
+    ("Status", "#status"),
+    ("Reported at", "#date+reported"),
+)
+
+
+async def evacuation_rows(conn: asyncpg.Connection, incident_id: UUID) -> AsyncIterator[Row]:
+    """Aggregate evacuations (head counts), then residents one row each with a count of 1: the People
+    column sums to the summary's residents evacuated. A resident's placement is centralized once they
+    have been checked in to a shelter, else registered; no name, ID number, phone or address."""
+    aggregates = """
+        select e.id, e.count, e.placement, e.from_region, s.name as shelter, o.name as org_name, e.occurred_at
+          from evacuations e
+          left join shelters s on s.id = e.shelter_id
+          left join organizations o on o.id = e.assisted_by
+         where e.incident_id = $1
+         order by e.created_at, e.id
+    """
+    individuals = """
+        select r.id, r.status, r.sheltered_at is not null as centralized, r.origin_region, s.name as shelter,
+               o.name as org_name, r.created_at
+          from residents r
+          left join shelters s on s.id = r.shelter_id
+          left join organizations o on o.id = r.assisted_by
+         where r.incident_id = $1
+         order by r.created_at, r.id
+    """
+    async with _snapshot(conn):
+        async for r in conn.cursor(aggregates, incident_id, prefetch=PREFETCH):
+            yield [cell(v) for v in (
+                r["id"], "aggregate", r["count"], r["placement"], r["from_region"], r["shelter"], r["org_name"],
+                "recorded", r["occurred_at"],
+            )]
+        async for r in conn.cursor(individuals, incident_id, prefetch=PREFETCH):
+            yield [cell(v) for v in (
+                r["id"], "individual", 1, "centralized" if r["centralized"] else "registered", r["origin_region"],
+                r["shelter"], r["org_name"], r["status"], r["created_at"],
+            )]
+
+
+EXPORTS: dict[str, Export] = {
+    export.name: export
+    for export in (
+        Export("pledges", PLEDGE_COLUMNS, pledge_rows),
+        Export("donations", DONATION_COLUMNS, donation_rows),
+        Export("evacuations", EVACUATION_COLUMNS, evacuation_rows),
+    )
+}

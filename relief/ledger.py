@@ -1,0 +1,164 @@
+"""The donation ledger's one way in: append an entry, move the incident's counters, emit the event.
+
+Both recording a donation (relief/donations.py) and delivering a money or goods pledge
+(relief/pledges.py) come through here, so an act that is both moves the counters once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from models.donations import Donation, DonorView
+from relief import counters, events
+from relief.auth import Principal
+
+SELECT = """
+    select d.*, o.name as donor_organization_name,
+           (select r.id from donations r where r.reverses = d.id) as reversed_by
+      from donations d left join organizations o on o.id = d.donor_organization_id
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What an entry records; quantities are negative on reversals."""
+
+    incident_id: UUID
+    kind: str
+    quantity: Decimal
+    currency: str | None = None
+    item: str | None = None
+    unit: str | None = None
+    estimated_value: Decimal | None = None
+    value_currency: str | None = None
+    channel: str | None = None
+    receipt_no: str | None = None
+    donor_organization_id: UUID | None = None
+    donor_name: str | None = None
+    anonymous: bool = False
+    pledge_id: UUID | None = None
+    call_id: UUID | None = None
+    reverses: UUID | None = None
+    reason: str | None = None
+    note: str = ""
+
+
+def to_model(row: asyncpg.Record | dict[str, Any]) -> Donation:
+    money = row["kind"] == "money"
+    return Donation(
+        id=row["id"],
+        incident_id=row["incident_id"],
+        kind=row["kind"],
+        entry="reversal" if row["reverses"] else "receipt",
+        amount=row["quantity"] if money else None,
+        currency=row["currency"] if money else row["value_currency"],
+        item=row["item"],
+        unit=row["unit"],
+        quantity=None if money else row["quantity"],
+        estimated_value=row["estimated_value"],
+        channel=row["channel"],
+        receipt_no=row["receipt_no"],
+        donor=DonorView(
+            organization_id=row["donor_organization_id"],
+            organization_name=row["donor_organization_name"],
+            name=row["donor_name"],
+            anonymous=row["anonymous"],
+        ),
+        pledge_id=row["pledge_id"],
+        call_id=row["call_id"],
+        reverses=row["reverses"],
+        reversed_by=row["reversed_by"],
+        reason=row["reason"],
+        note=row["note"],
+        created_at=row["created_at"],
+    )
+
+
+def counter_moves(entry: Entry) -> counters.Bumps:
+    """How an entry moves its incident's counters (reversals, being negative, move them back)."""
+    one = Decimal(-1 if entry.reverses else 1)
+    if entry.kind == "money":
+        return {("money_received", entry.currency or ""): entry.quantity, ("donations", ""): one}
+    moves: counters.Bumps = {
+        ("goods_received", f"{entry.item}|{entry.unit}"): entry.quantity,
+        ("donations", ""): one,
+    }
+    if entry.estimated_value:
+        moves[("goods_received_value", entry.value_currency or "CNY")] = entry.estimated_value
+    return moves
+
+
+async def append(
+    conn: asyncpg.Connection, *, actor: Principal, entry: Entry, before: Donation | None = None
+) -> Donation:
+    """Append an entry in the caller's transaction; 409-worthy duplicates raise UniqueViolationError."""
+    row = await conn.fetchrow(
+        """
+        insert into donations (incident_id, kind, quantity, currency, item, unit, estimated_value, value_currency,
+                               channel, receipt_no, donor_organization_id, donor_name, anonymous, pledge_id,
+                               call_id, reverses, reason, note, recorded_by)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+        returning id
+        """,
+        entry.incident_id,
+        entry.kind,
+        entry.quantity,
+        entry.currency,
+        entry.item,
+        entry.unit,
+        entry.estimated_value,
+        entry.value_currency,
+        entry.channel,
+        entry.receipt_no,
+        entry.donor_organization_id,
+        entry.donor_name,
+        entry.anonymous,
+        entry.pledge_id,
+        entry.call_id,
+        entry.reverses,
+        entry.reason,
+        entry.note,
+        actor.key_id,
+    )
+    donation = to_model(await conn.fetchrow(f"{SELECT} where d.id = $1", row["id"]))
+    await counters.bump(conn, entry.incident_id, counter_moves(entry))
+    await counters.join(conn, entry.incident_id, entry.donor_organization_id)
+    await events.emit(
+        conn,
+        type="donation.reversed" if entry.reverses else "donation.recorded",
+        actor=actor,
+        entity_type="donation",
+        entity_id=donation.reverses or donation.id,
+        incident_id=entry.incident_id,
+        organization_id=entry.donor_organization_id,
+        before=before,
+        after=donation,
+    )
+    return donation
+
+
+async def expected_counters(conn: asyncpg.Connection, incident_id: UUID) -> dict[tuple[str, str], Decimal]:
+    """The ledger's counters recomputed from its rows, for `relief reconcile`."""
+    rows = await conn.fetch(
+        """
+        select 'money_received' as name, currency as key, sum(quantity) as value
+          from donations where incident_id = $1 and kind = 'money' group by currency
+        union all
+        select 'goods_received', item || '|' || unit, sum(quantity)
+          from donations where incident_id = $1 and kind = 'goods' group by item, unit
+        union all
+        select 'goods_received_value', coalesce(value_currency, 'CNY'), sum(estimated_value)
+          from donations where incident_id = $1 and kind = 'goods' and estimated_value is not null
+         group by coalesce(value_currency, 'CNY')
+        union all
+        select 'donations', '', sum(case when reverses is null then 1 else -1 end)
+          from donations where incident_id = $1
+        """,
+        incident_id,
+    )
+    return {(r["name"], r["key"]): r["value"] for r in rows if r["value"] is not None}
