@@ -14,7 +14,7 @@ $(BIN)/relief: pyproject.toml
 
 # RELIEF_DEMO=true: an empty database gets the Doksuri demo and its keys are printed (RELIEF_DEMO=false: not).
 run: $(BIN)/relief
-	RELIEF_DEMO=$${RELIEF_DEMO:-true} $(BIN)/relief serve
+	RELIEF_DEMO=$${RELIEF_DEMO:-true} exec $(BIN)/relief serve
 
 test: $(BIN)/relief
 	$(BIN)/pytest $(PYTEST_ARGS)

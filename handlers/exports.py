@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import re
 from contextlib import aclosing
+from uuid import UUID
 
 import structlog
 from aiohttp import web
@@ -24,11 +27,39 @@ STAFF = "admin, dispatcher, viewer"
 # Bytes gathered before a write: large enough for few syscalls, small enough to keep memory flat.
 CHUNK_BYTES = 64 * 1024
 DISPOSITION = {"Content-Disposition": "attachment; filename=\"<incident code>-<name>.csv\""}
+# An export holds a pooled connection until the client has read it all: a few at a time, and a client
+# that stops reading is cut off, so slow downloads can never take the pool from the rest of the API.
+CONCURRENT_EXPORTS = 2
+WRITE_TIMEOUT_SECONDS = 30
+EXPORT_SLOTS = web.AppKey("export_slots", asyncio.Semaphore)
+
+
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")  # a reversal's -80.00 is a number, not a formula
+
+
+def _safe(cell: object) -> object:
+    """Text that a spreadsheet would run as a formula (=, +, -, @ first) is prefixed with '."""
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(cell):
+        return "'" + cell
+    return cell
+
+
+def setup(app: web.Application) -> None:
+    app[EXPORT_SLOTS] = asyncio.Semaphore(CONCURRENT_EXPORTS)
 
 
 async def _stream(request: web.Request, export: exports.Export) -> web.StreamResponse:
     caller, incident_id = principal(request), path_id(request)
     caller.require(Role.viewer)
+    slots = request.app[EXPORT_SLOTS]
+    if slots.locked():
+        raise HttpProblem("unavailable", f"{CONCURRENT_EXPORTS} exports are already running; retry shortly",
+                          headers={"Retry-After": "10"})
+    async with slots:
+        return await _stream_now(request, export, incident_id)
+
+
+async def _stream_now(request: web.Request, export: exports.Export, incident_id: UUID) -> web.StreamResponse:
     async with pool(request).acquire() as conn:
         code = await exports.incident_code(conn, incident_id)
         if code is None:
@@ -53,10 +84,11 @@ async def _stream(request: web.Request, export: exports.Export) -> web.StreamRes
         try:
             async with aclosing(export.rows(conn, incident_id)) as generator:
                 async for row in generator:
-                    writer.writerow(row)
+                    writer.writerow([_safe(cell) for cell in row])
                     rows += 1
                     if buffer.tell() >= CHUNK_BYTES:
-                        await response.write(buffer.getvalue().encode())  # waits while the client is slow
+                        async with asyncio.timeout(WRITE_TIMEOUT_SECONDS):  # waits while the client is slow
+                            await response.write(buffer.getvalue().encode())
                         buffer.seek(0)
                         buffer.truncate()
             await response.write(buffer.getvalue().encode())
@@ -72,7 +104,7 @@ async def _stream(request: web.Request, export: exports.Export) -> web.StreamRes
     return response
 
 
-ERRORS = (403, 404)
+ERRORS = (403, 404, 503)
 
 
 @routes.get("/v1/incidents/{id}/exports/pledges.csv", response=None, content_type="text/csv", roles=STAFF,

@@ -102,6 +102,16 @@ async def problem_details(request: web.Request, handler: Handler) -> web.StreamR
             413: f"the body is over the {request.app[SETTINGS].max_body_bytes} byte limit",
         }.get(exc.status, exc.reason)
         return problems.response(request, status=exc.status, detail=detail, headers=headers)
+    except asyncpg.exceptions.TransactionRollbackError as exc:
+        # A deadlock or serialization failure (class 40): nothing was written, and the same request
+        # will very likely succeed if sent again.
+        log.warning("transaction_rolled_back", error=str(exc))
+        return problems.response(
+            request,
+            status=503,
+            detail="the request collided with a concurrent change and was rolled back; retry it",
+            headers={"Retry-After": "1"},
+        )
     except asyncpg.DataError as exc:
         # A value that passed validation but PostgreSQL cannot take (class 22): the client's input,
         # so a 422 rather than a 500; validation should have caught it, hence the warning.

@@ -15,10 +15,11 @@ from models.common import Input, ListQuery, LongText, Output, Patch, Timestamp
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Item = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    # No "|": the summary's counters key goods by "item|unit".
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^|]+$"),
     Field(description="A catalogue item (drinking_water, tent, life_jacket…; see /docs) or free text"),
 ]
-Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20, pattern=r"^[^|]+$")]
 
 
 class CallKind(StrEnum):

@@ -83,10 +83,16 @@ class Health(BaseModel):
 
 
 def mask_phone(phone: str) -> str:
-    """139****5678: enough to recognise a number, not enough to call it."""
+    """139****5678: enough to recognise a number, not enough to call it.
+
+    The first three digits are shown only on numbers of 11 digits or more (a mobile number's carrier
+    prefix); shorter numbers show their last four at most, so no mask reveals more than half a number.
+    """
     digits = phone.replace(" ", "").replace("-", "")
     if len(digits) < 8:
         return "****"
+    if len(digits) < 11:
+        return "****" + digits[-4:]
     return digits[:3] + "****" + digits[-4:]
 
 

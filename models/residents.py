@@ -19,7 +19,8 @@ RESIDENT_ID_CHECK = "10X98765432"
 
 IdNumber = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=64),
+    # At least 8 characters, so that the last 4 kept for search never show more than half of it.
+    StringConstraints(strip_whitespace=True, to_upper=True, min_length=8, max_length=64),
     Field(description="Stored only as a keyed hash plus its last 4 characters; never shown in full"),
 ]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]

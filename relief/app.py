@@ -117,6 +117,7 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics(app)
     app[IN_FLIGHT] = InFlight()
+    exports_handlers.setup(app)
     table = operations()
     routes: dict[web.AbstractRoute, Operation] = {}
     for op in table:

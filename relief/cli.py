@@ -15,7 +15,7 @@ from models.keys import Role
 from relief import db, embedded, keys
 from relief import logging as relief_logging
 from relief.auth import SYSTEM
-from relief.errors import ReliefError
+from relief.errors import NotFound, ReliefError
 from relief.settings import Settings
 
 log = structlog.get_logger("relief.cli")
@@ -120,6 +120,8 @@ def reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(conn):  # type: ignore[no-untyped-def]
         if args.incident is not None:
+            if not await conn.fetchval("select 1 from incidents where id = $1", args.incident):
+                raise NotFound(f"incident {args.incident} does not exist")
             ids = [args.incident]
         else:
             ids = [r["id"] for r in await conn.fetch("select id from incidents order by created_at, id")]

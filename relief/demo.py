@@ -32,7 +32,7 @@ from models.organizations import OrganizationCreate, OrganizationStatus
 from models.pledges import PledgeCreate
 from models.residents import EvacuationCreate, ResidentCreate, resident_id_check_character
 from models.shelters import ShelterCreate
-from relief import calls, donations, incidents, keys, organizations, pledges, residents, shelters
+from relief import calls, donations, incidents, keys, ledger, organizations, pledges, residents, shelters
 from relief.auth import SYSTEM, Principal
 from relief.errors import Conflict, NotFound
 
@@ -485,7 +485,7 @@ async def _pledge_step(
     by = actor if action in ("dispatch", "withdraw") else SYSTEM
     receipt = None
     if action == "deliver" and ("channel" in extra or "receipt_no" in extra):
-        receipt = pledges.Receipt(channel=extra.get("channel"), receipt_no=extra.get("receipt_no"))
+        receipt = ledger.Receipt(channel=extra.get("channel"), receipt_no=extra.get("receipt_no"))
     delivered = Decimal(extra["delivered"]) if "delivered" in extra else None
     await pledges.transition(conn, actor=by, pledge_id=pledge.id, action=action, reason=extra.get("reason"),
                              delivered=delivered, receipt=receipt)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
 
 from models.common import Page
 from models.donations import Donation, DonationCreate, GoodsDonationCreate, MoneyDonationCreate
-from models.pledges import PledgeStatus
-from relief import cursors, db, ledger, pledges
+from models.pledges import Pledge, PledgeStatus
+from relief import calls, cursors, db, ledger, pledges
 from relief.auth import Principal
 from relief.errors import Conflict, Invalid, InvalidState, NotFound
 
@@ -75,21 +76,23 @@ async def _against_pledge(
     if data.call_id is not None and data.call_id != pledge["call_id"]:
         raise _invalid("/call_id", "the pledge answers another call")
     donor = data.donor.organization_id
-    if donor is not None and donor != pledge["organization_id"]:
-        raise _invalid("/donor/organization_id", "a pledge is received from the organization that made it")
+    if "donor" in data.model_fields_set and donor != pledge["organization_id"]:
+        raise _invalid("/donor", "a pledge is received from the organization that made it; leave donor out")
     if isinstance(data, MoneyDonationCreate):
         if data.currency != pledge["currency"]:
             raise _invalid("/currency", f"the pledge is in {pledge['currency']}")
-        arrived, value = data.amount, None
+        arrived, value, value_currency = data.amount, None, "CNY"
     else:
         assert isinstance(data, GoodsDonationCreate)
         if (data.item, data.unit) != (pledge["item"], pledge["call_unit"]):
             raise _invalid("/item", f"the pledge is of {pledge['item']} in {pledge['call_unit']}")
         arrived, value = data.quantity, data.estimated_value
+        value_currency = data.currency
     if pledge["status"] not in (PledgeStatus.accepted, PledgeStatus.dispatched):
         raise InvalidState(f"the pledge is {pledge['status']}; only accepted or dispatched pledges are received",
                            state=pledge["status"])
-    receipt = pledges.Receipt(channel=data.channel, receipt_no=data.receipt_no, estimated_value=value, note=data.note)
+    receipt = ledger.Receipt(channel=data.channel, receipt_no=data.receipt_no, estimated_value=value,
+                             value_currency=value_currency, note=data.note)
     _, donation = await pledges.transition_with_receipt(
         conn, actor=actor, pledge_id=data.pledge_id, action="deliver", delivered=arrived, receipt=receipt
     )
@@ -107,7 +110,9 @@ async def reverse(conn: asyncpg.Connection, *, actor: Principal, donation_id: UU
         original = ledger.to_model(row)
         if original.entry == "reversal":
             raise InvalidState("a reversal cannot itself be reversed; record the donation again", state="reversal")
-        if original.reversed_by is not None:
+        # Asked again now that the row is locked: the statement above read reversed_by from its own
+        # snapshot, which cannot see a reversal committed while it waited for the lock.
+        if await conn.fetchval("select id from donations where reverses = $1", donation_id) is not None:
             raise InvalidState(f"donation {donation_id} is already reversed", state="reversed")
         entry = ledger.Entry(
             incident_id=row["incident_id"], kind=row["kind"], quantity=-row["quantity"], currency=row["currency"],
@@ -119,7 +124,7 @@ async def reverse(conn: asyncpg.Connection, *, actor: Principal, donation_id: UU
             reverses=donation_id, reason=reason,
         )
         if row["pledge_id"] is not None:
-            await pledges.undeliver(conn, actor=actor, pledge_id=row["pledge_id"])
+            await _undeliver(conn, actor=actor, pledge_id=row["pledge_id"])
         return await ledger.append(conn, actor=actor, entry=entry, before=original)
 
 
@@ -164,3 +169,50 @@ async def list_donations(
         limit + 1,
     )
     return cursors.page(rows, limit, Donation, ledger.to_model)
+
+
+async def _undeliver(conn: asyncpg.Connection, *, actor: Principal, pledge_id: UUID) -> Pledge:
+    """Undo a delivery whose ledger entry is being reversed: the pledge is accepted again for what had
+    arrived (the rest was released at delivery), and the call's delivered counter moves back."""
+    row = await conn.fetchrow(f"{pledges.SELECT} where p.id = $1 for update of p", pledge_id)
+    before = pledges.to_model(row)
+    if before.status != PledgeStatus.delivered:
+        raise InvalidState(f"the pledge is {before.status}, not delivered", state=before.status)
+    arrived: Decimal = row["delivered_quantity"]
+    call_before = await calls.locked(conn, row["call_id"])
+    row = await conn.fetchrow(
+        f"""
+        with p as (
+            update pledges set status = 'accepted', quantity = $2, delivered_quantity = null,
+                               version = version + 1, updated_at = now()
+             where id = $1 returning *
+        )
+        {pledges.SELECT.replace("from pledges p", "from p")}
+        """,
+        pledge_id,
+        arrived,
+    )
+    after = pledges.to_model(row)
+    call_row = await conn.fetchrow(
+        """
+        update calls
+           set delivered = delivered - $2,
+               -- A fulfilled call that is short again reopens, unless its incident has closed meanwhile:
+               -- then it closes, as closing the incident would have closed it.
+               status = case when status = 'fulfilled' and delivered - $2 < requested
+                             then case when $3 then 'open' else 'closed' end else status end,
+               closed_at = case when status = 'fulfilled' and delivered - $2 < requested
+                                then case when $3 then null else now() end else closed_at end,
+               updated_at = now()
+         where id = $1
+        returning *
+        """,
+        row["call_id"],
+        arrived,
+        await conn.fetchval("select status = 'open' from incidents where id = $1", row["incident_id"]),
+    )
+    await pledges.emit(conn, "pledge.delivery_reversed", actor, after, before)
+    if call_row["status"] != call_before["status"]:
+        kind = "call.closed" if call_row["status"] == "closed" else "call.updated"
+        await calls.emit(conn, kind, actor, calls.to_model(call_row), calls.to_model(call_before))
+    return after

@@ -13,9 +13,12 @@ from uuid import UUID
 
 import asyncpg
 
+from models.calls import CallKind
 from models.donations import Donation, DonorView
+from models.pledges import Pledge
 from relief import counters, events
 from relief.auth import Principal
+from relief.errors import Conflict
 
 SELECT = """
     select d.*, o.name as donor_organization_name,
@@ -162,3 +165,52 @@ async def expected_counters(conn: asyncpg.Connection, incident_id: UUID) -> dict
         incident_id,
     )
     return {(r["name"], r["key"]): r["value"] for r in rows if r["value"] is not None}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """How a delivered money or goods pledge goes into the ledger (defaults when delivered without one)."""
+
+    channel: str | None = None
+    receipt_no: str | None = None
+    estimated_value: Decimal | None = None
+    value_currency: str = "CNY"
+    note: str = ""
+
+
+async def receive(
+    conn: asyncpg.Connection,
+    actor: Principal,
+    pledge: Pledge,
+    call: asyncpg.Record,
+    arrived: Decimal,
+    receipt: Receipt,
+) -> Donation:
+    """Receive a delivered money or goods pledge into the ledger (its delivery and its receipt are one act)."""
+    value = receipt.estimated_value
+    if value is None and pledge.estimated_value is not None:
+        # The pledge's estimate, in proportion to what arrived, to the fen.
+        value = (pledge.estimated_value * arrived / pledge.quantity).quantize(Decimal("0.01"))
+    money = pledge.kind == CallKind.money
+    entry = Entry(
+        incident_id=pledge.incident_id,
+        kind=pledge.kind,
+        quantity=arrived,
+        currency=pledge.currency if money else None,
+        item=None if money else call["item"],
+        unit=None if money else call["unit"],
+        estimated_value=None if money else value,
+        value_currency=None if money else receipt.value_currency,
+        channel=receipt.channel or ("other" if money else "in_kind"),
+        receipt_no=receipt.receipt_no,
+        donor_organization_id=pledge.organization_id,
+        pledge_id=pledge.id,
+        call_id=pledge.call_id,
+        note=receipt.note,
+    )
+    try:
+        return await append(conn, actor=actor, entry=entry)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(
+            f"receipt {receipt.receipt_no} is already in this incident's ledger", receipt_no=receipt.receipt_no
+        ) from None

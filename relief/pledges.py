@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,9 +17,9 @@ from models.keys import Role
 from models.pledges import Pledge, PledgeCreate, PledgeStatus
 from relief import calls, cursors, db, events, ledger
 from relief.auth import Principal
-from relief.errors import Conflict, Forbidden, Invalid, InvalidState, NotFound, OverCommitted
+from relief.errors import Forbidden, Invalid, InvalidState, NotFound, OverCommitted
 
-_SELECT = """
+SELECT = """
     select p.*, o.name as organization_name
       from pledges p join organizations o on o.id = p.organization_id
 """
@@ -209,7 +208,7 @@ async def create(
 
 
 async def get(conn: asyncpg.Connection, *, pledge_id: UUID) -> Pledge | None:
-    row = await conn.fetchrow(f"{_SELECT} where p.id = $1", pledge_id)
+    row = await conn.fetchrow(f"{SELECT} where p.id = $1", pledge_id)
     return to_model(row) if row else None
 
 
@@ -226,7 +225,7 @@ async def list_pledges(
     position = cursors.decode_position(cursor) if cursor else (None, None)
     rows = await conn.fetch(
         f"""
-        {_SELECT}
+        {SELECT}
          where ($1::timestamptz is null or (p.created_at, p.id) < ($1, $2::uuid))
            and ($3::uuid is null or p.call_id = $3)
            and ($4::uuid is null or p.incident_id = $4)
@@ -283,23 +282,13 @@ async def transition(
     action: str,
     reason: str | None = None,
     delivered: Decimal | None = None,
-    receipt: Receipt | None = None,
+    receipt: ledger.Receipt | None = None,
 ) -> Pledge:
     """Move a pledge along its lifecycle and the call's counters with it, in one transaction."""
     pledge, _ = await transition_with_receipt(
         conn, actor=actor, pledge_id=pledge_id, action=action, reason=reason, delivered=delivered, receipt=receipt
     )
     return pledge
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """How a delivered money or goods pledge goes into the ledger (defaults when delivered without one)."""
-
-    channel: str | None = None
-    receipt_no: str | None = None
-    estimated_value: Decimal | None = None
-    note: str = ""
 
 
 async def transition_with_receipt(
@@ -310,7 +299,7 @@ async def transition_with_receipt(
     action: str,
     reason: str | None = None,
     delivered: Decimal | None = None,
-    receipt: Receipt | None = None,
+    receipt: ledger.Receipt | None = None,
 ) -> tuple[Pledge, Donation | None]:
     """transition(), also returning the ledger entry a money or goods delivery writes.
 
@@ -320,7 +309,7 @@ async def transition_with_receipt(
     who, allowed, target, event_type = RULES[action]
     async with db.atomic(conn):
         # Lock order everywhere: pledge, then its call.
-        row = await conn.fetchrow(f"{_SELECT} where p.id = $1 for update of p", pledge_id)
+        row = await conn.fetchrow(f"{SELECT} where p.id = $1 for update of p", pledge_id)
         if row is None:
             raise NotFound(f"pledge {pledge_id} does not exist")
         before = to_model(row)
@@ -390,83 +379,6 @@ async def transition_with_receipt(
             await calls.emit(conn, "call.fulfilled", actor, calls.to_model(call_row), calls.to_model(call_before_row))
         donation = None
         if action == "deliver" and before.kind != CallKind.personnel and d_delivered > 0:
-            donation = await _receive(conn, actor, after, call_before_row, d_delivered, receipt or Receipt())
+            receipt = receipt or ledger.Receipt()
+            donation = await ledger.receive(conn, actor, after, call_before_row, d_delivered, receipt)
     return after, donation
-
-
-async def _receive(
-    conn: asyncpg.Connection,
-    actor: Principal,
-    pledge: Pledge,
-    call: asyncpg.Record,
-    arrived: Decimal,
-    receipt: Receipt,
-) -> Donation:
-    value = receipt.estimated_value
-    if value is None and pledge.estimated_value is not None:
-        # The pledge's estimate, in proportion to what arrived, to the fen.
-        value = (pledge.estimated_value * arrived / pledge.quantity).quantize(Decimal("0.01"))
-    money = pledge.kind == CallKind.money
-    entry = ledger.Entry(
-        incident_id=pledge.incident_id,
-        kind=pledge.kind,
-        quantity=arrived,
-        currency=pledge.currency if money else None,
-        item=None if money else call["item"],
-        unit=None if money else call["unit"],
-        estimated_value=None if money else value,
-        value_currency=None if money else "CNY",
-        channel=receipt.channel or ("other" if money else "in_kind"),
-        receipt_no=receipt.receipt_no,
-        donor_organization_id=pledge.organization_id,
-        pledge_id=pledge.id,
-        call_id=pledge.call_id,
-        note=receipt.note,
-    )
-    try:
-        return await ledger.append(conn, actor=actor, entry=entry)
-    except asyncpg.UniqueViolationError:
-        raise Conflict(
-            f"receipt {receipt.receipt_no} is already in this incident's ledger", receipt_no=receipt.receipt_no
-        ) from None
-
-
-async def undeliver(conn: asyncpg.Connection, *, actor: Principal, pledge_id: UUID) -> Pledge:
-    """Undo a delivery whose ledger entry is being reversed: the pledge is accepted again for what had
-    arrived (the rest was released at delivery), and the call's delivered counter moves back."""
-    row = await conn.fetchrow(f"{_SELECT} where p.id = $1 for update of p", pledge_id)
-    before = to_model(row)
-    if before.status != PledgeStatus.delivered:
-        raise InvalidState(f"the pledge is {before.status}, not delivered", state=before.status)
-    arrived: Decimal = row["delivered_quantity"]
-    call_before = await calls.locked(conn, row["call_id"])
-    row = await conn.fetchrow(
-        f"""
-        with p as (
-            update pledges set status = 'accepted', quantity = $2, delivered_quantity = null,
-                               version = version + 1, updated_at = now()
-             where id = $1 returning *
-        )
-        {_SELECT.replace("from pledges p", "from p")}
-        """,
-        pledge_id,
-        arrived,
-    )
-    after = to_model(row)
-    call_row = await conn.fetchrow(
-        """
-        update calls
-           set delivered = delivered - $2,
-               status = case when status = 'fulfilled' and delivered - $2 < requested then 'open' else status end,
-               closed_at = case when status = 'fulfilled' and delivered - $2 < requested then null else closed_at end,
-               updated_at = now()
-         where id = $1
-        returning *
-        """,
-        row["call_id"],
-        arrived,
-    )
-    await emit(conn, "pledge.delivery_reversed", actor, after, before)
-    if call_row["status"] != call_before["status"]:
-        await calls.emit(conn, "call.updated", actor, calls.to_model(call_row), calls.to_model(call_before))
-    return after

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
+import traceback
 from typing import Any
 
 _RESIDENT_CREATE = re.compile(r"^/v1/incidents/[^/]+/residents$")
@@ -30,6 +32,13 @@ class PersonalDataWatch(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.msg if isinstance(record.msg, dict) else record.getMessage()
         self.log.append(json.dumps(message, default=str, ensure_ascii=False) if isinstance(message, dict) else message)
+        # Tracebacks too: structlog's log.exception() leaves exc_info=True in the event for the formatter,
+        # which formats the exception being handled right now.
+        exc_info = record.exc_info
+        if isinstance(record.msg, dict) and record.msg.get("exc_info"):
+            exc_info = sys.exc_info() if record.msg["exc_info"] is True else record.msg["exc_info"]
+        if exc_info and exc_info[0] is not None:
+            self.log.append("".join(traceback.format_exception(*exc_info)))
 
     def remember(self, method: str, path: str, body: Any) -> None:
         """Note the personal data in a resident registration about to be sent."""

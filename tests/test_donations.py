@@ -191,3 +191,53 @@ async def test_who_records_and_who_reads(dispatcher, viewer, organization, conn)
     assert (await organization.api.get(f"/v1/donations/{theirs['id']}")).status == 404
     everything = await (await viewer.get(f"/v1/incidents/{incident}/donations?kind=money")).json()
     assert {d["id"] for d in everything["items"]} == {mine["id"], theirs["id"]}
+
+
+async def test_concurrent_reversals_reverse_once(dispatcher, conn, caplog):
+    incident = await open_incident(dispatcher)
+    donation = await (await donate(dispatcher, incident, {"kind": "money", "amount": "99.00"})).json()
+    import asyncio
+
+    responses = await asyncio.gather(*(
+        dispatcher.post(f"/v1/donations/{donation['id']}/reverse", json={"reason": "并发"}) for _ in range(10)
+    ))
+    assert sorted(r.status for r in responses) == [201] + [409] * 9
+    assert await conn.fetchval("select count(*) from donations where reverses is not null") == 1
+    assert (await incident_counters(conn, incident))[("money_received", "CNY")] == 0
+    assert "unhandled_error" not in caplog.text
+
+
+async def test_a_reversal_under_a_closed_incident_closes_the_call(dispatcher, organization, conn):
+    incident = await open_incident(dispatcher)
+    pledge = await accepted_pledge(dispatcher, organization, incident, {"kind": "money", "amount": "100.00"},
+                                   {"amount": "100.00"})
+    donation = await (await donate(dispatcher, incident, {"kind": "money", "amount": "100.00",
+                                                          "pledge_id": pledge["id"]})).json()
+    assert (await (await dispatcher.get(f"/v1/calls/{pledge['call_id']}")).json())["status"] == "fulfilled"
+    assert (await dispatcher.post(f"/v1/incidents/{incident}/close")).status == 200
+    assert (await dispatcher.post(f"/v1/donations/{donation['id']}/reverse", json={"reason": "退回"})).status == 201
+    call = await (await dispatcher.get(f"/v1/calls/{pledge['call_id']}")).json()
+    assert (call["status"], call["delivered"]) == ("closed", "0.00")
+    response = await organization.api.post(f"/v1/calls/{pledge['call_id']}/pledges", json={"amount": "1.00"},
+                                           headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert response.status == 409
+
+
+async def test_goods_received_against_a_pledge_keep_their_currency_and_donor(dispatcher, organization, conn):
+    incident = await open_incident(dispatcher)
+    pledge = await accepted_pledge(dispatcher, organization, incident,
+                                   {"kind": "goods", "item": "tent", "unit": "piece", "quantity": "10"},
+                                   {"quantity": "10"})
+    body = {"kind": "goods", "item": "tent", "unit": "piece", "quantity": "10", "pledge_id": pledge["id"],
+            "estimated_value": "700.00", "currency": "USD"}
+    wrong_donor = await donate(dispatcher, incident, {**body, "donor": {"name": "someone else"}})
+    assert wrong_donor.status == 422 and (await wrong_donor.json())["errors"][0]["pointer"] == "/donor"
+    received = await (await donate(dispatcher, incident, body)).json()
+    assert (received["currency"], received["estimated_value"]) == ("USD", "700.00")
+    assert (await incident_counters(conn, incident))[("goods_received_value", "USD")] == Decimal("700.00")
+
+
+async def test_item_and_unit_may_not_hold_the_counter_separator(dispatcher):
+    incident = await open_incident(dispatcher)
+    response = await donate(dispatcher, incident, {"kind": "goods", "item": "rice|bag", "unit": "kg", "quantity": "1"})
+    assert response.status == 422 and (await response.json())["errors"][0]["pointer"] == "/item"

@@ -12,7 +12,7 @@ import hxl.validation
 import pytest
 
 from relief import exports
-from tests.conftest import Api
+from tests.conftest import Api, incident_body
 from tests.test_shelters import new_shelter, register, resident_body
 from tests.test_summary import post, scenario
 
@@ -190,3 +190,16 @@ async def test_a_large_export_arrives_whole_across_many_chunks(dispatcher, viewe
     assert len(rows) == 5 + 3000
     assert sum(Decimal(r.get("#meta+quantity")) for r in rows[5:]) == 3000 * 3001 // 2
     assert [r.get("#meta+quantity") for r in rows[-2:]] == ["2999", "3000"]  # in pledge order
+
+
+async def test_exports_beyond_the_limit_wait_their_turn_with_503(app, dispatcher):
+    """Slow downloads hold pooled connections: only a few run at once, the rest are told to retry."""
+    from handlers.exports import CONCURRENT_EXPORTS, EXPORT_SLOTS
+
+    incident = (await (await dispatcher.post("/v1/incidents", json=incident_body(code="LIMIT"))).json())["id"]
+    for _ in range(CONCURRENT_EXPORTS):
+        await app[EXPORT_SLOTS].acquire()  # stand-ins for downloads still running
+    busy = await dispatcher.get(f"/v1/incidents/{incident}/exports/pledges.csv")
+    assert busy.status == 503 and busy.headers["Retry-After"] == "10"
+    app[EXPORT_SLOTS].release()
+    assert (await dispatcher.get(f"/v1/incidents/{incident}/exports/pledges.csv")).status == 200

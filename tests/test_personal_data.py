@@ -38,6 +38,22 @@ def test_a_log_line_holding_a_phone_is_caught():
         watch.check_log()
 
 
+def test_a_traceback_holding_a_phone_is_caught():
+    import structlog
+
+    watch = watching()
+    logging.getLogger("relief.test_watch").addHandler(watch)
+    try:
+        try:
+            raise ValueError(f"could not call {PHONE}")
+        except ValueError:
+            structlog.get_logger("relief.test_watch").exception("call_failed")
+    finally:
+        logging.getLogger("relief.test_watch").removeHandler(watch)
+    with pytest.raises(AssertionError, match="the logs"):
+        watch.check_log()
+
+
 def test_only_resident_registrations_are_remembered():
     watch = PersonalDataWatch()
     watch.remember("POST", "/v1/organizations", {"contact": {"phone": PHONE}})

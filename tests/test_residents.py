@@ -110,8 +110,8 @@ async def test_passports_and_other_ids_are_taken_as_given(dispatcher):
     incident_id = await new_incident(dispatcher)
     passport = await register(dispatcher, incident_id, 1, id_type="passport", id_number="E12345678")
     assert passport["id_number_masked"] == "****5678"
-    other = await register(dispatcher, incident_id, 2, id_type="other", id_number="abc")
-    assert other["id_number_masked"] == "****ABC"
+    other = await register(dispatcher, incident_id, 2, id_type="other", id_number="gat-2023-0099")
+    assert other["id_number_masked"] == "****0099"
 
 
 async def test_roles_and_viewers_without_names(dispatcher, viewer, organization):
@@ -364,3 +364,19 @@ async def test_full_id_numbers_and_phones_never_leave(dispatcher, viewer, conn, 
     full_ids = [s for s in secrets if len(s) == 18]
     assert [s for s in secrets if s in everything] == []
     assert [s for s in full_ids if s in rows] == []  # the table keeps the phone, never the ID number
+
+
+async def test_short_ids_are_refused_so_masks_never_show_most_of_one(dispatcher):
+    incident_id = await new_incident(dispatcher)
+    response = await dispatcher.post(f"/v1/incidents/{incident_id}/residents",
+                                     json={**resident_body(7), "id_type": "other", "id_number": "A123"})
+    assert response.status == 422
+    assert (await response.json())["errors"][0]["pointer"] == "/id_number"
+
+
+def test_short_phone_numbers_show_their_last_four_at_most():
+    from models.common import mask_phone
+
+    assert mask_phone("13912345678") == "139****5678"
+    assert mask_phone("65123456") == "****3456"
+    assert mask_phone("1234567") == "****"
