@@ -103,6 +103,7 @@ class Donation(Output):
     reversed_by: UUID | None = None
     reason: str | None
     note: str
+    version: int = Field(default=1, description="Always 1: ledger entries never change (a reversal is a new entry)")
     created_at: Timestamp
 
 
