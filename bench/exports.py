@@ -14,41 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
-import uuid
-from pathlib import Path
 
-import asyncpg
 import psutil
+from harness import fresh_database, progress, relief_serve
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from models.keys import Role
+from relief import db, keys
+from relief.auth import SYSTEM
 
-from models.keys import Role  # noqa: E402
-from relief import db, embedded, keys  # noqa: E402
-from relief.auth import SYSTEM  # noqa: E402
-
-BIN = Path(sys.executable).parent
 SAMPLE_SECONDS = 0.005
 MB = 1024 * 1024
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def prepare(url: str, sizes: list[int]) -> tuple[str, dict[int, str]]:
@@ -134,39 +113,17 @@ def main() -> int:
     args = parser.parse_args()
     sizes = sorted(set(args.rows))
 
-    server = os.environ.get("RELIEF_DATABASE_URL") or embedded.start_server(ROOT / "var" / "bench-pg")
-    name = f"relief_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(db.ensure_database(server, name))
-    url = db.with_database(server, name)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = Path(tempfile.gettempdir()) / f"{name}.log"
     results = []
-    try:
-        viewer, incidents = asyncio.run(prepare(url, sizes))
-        progress(f"fresh database {name}; relief serve on {base} (logs: {log_path})")
-        env = {**os.environ, "RELIEF_DATABASE_URL": url, "RELIEF_PORT": str(port), "RELIEF_LOG_FORMAT": "json"}
-        with open(log_path, "w") as log:
-            serve = subprocess.Popen([str(BIN / "relief"), "serve"], env=env, stdout=log, stderr=log)
-        try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"{base}/readyz", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            process = psutil.Process(serve.pid)
+    with fresh_database() as database:
+        viewer, incidents = asyncio.run(prepare(database.url, sizes))
+        with relief_serve(database) as served:
+            process = psutil.Process(served.pid)
             path = "/v1/incidents/{}/exports/pledges.csv"
             progress("warming up (one download of the smallest export)")
-            download(base + path.format(incidents[sizes[0]]), viewer, process)
+            download(served.base + path.format(incidents[sizes[0]]), viewer, process)
             for size in sizes:
                 progress(f"downloading pledges.csv with {size:,} rows")
-                results.append(download(base + path.format(incidents[size]), viewer, process))
-        finally:
-            serve.send_signal(signal.SIGTERM)
-            serve.wait(timeout=30)
-    finally:
-        asyncio.run(_drop(server, name))
+                results.append(download(served.base + path.format(incidents[size]), viewer, process))
 
     print(f"{'rows':>9} {'seconds':>8} {'rows/s':>9} {'MB sent':>8} {'RSS before':>11} {'RSS peak':>9} {'growth':>8}")
     for r in results:
@@ -179,13 +136,6 @@ def main() -> int:
               f"({(large['peak'] - small['peak']) / MB:+.1f} MB)")
     return 0
 
-
-async def _drop(server: str, name: str) -> None:
-    conn = await asyncpg.connect(server)
-    try:
-        await conn.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

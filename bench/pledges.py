@@ -16,36 +16,18 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
 import uuid
 from pathlib import Path
 
 import asyncpg
+from harness import ROOT, fresh_database, progress, relief_serve
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from models.keys import Role  # noqa: E402
-from relief import db, embedded, keys  # noqa: E402
-from relief.auth import SYSTEM, hash_key  # noqa: E402
-
-BIN = Path(sys.executable).parent
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from models.keys import Role
+from relief import db, keys
+from relief.auth import SYSTEM, hash_key
 
 
 def api(method: str, url: str, key: str, body: dict | None = None) -> dict:
@@ -144,37 +126,17 @@ def main() -> int:
     parser.add_argument("--pool", type=int, default=10, help="the service's database pool = pgbench clients")
     args = parser.parse_args()
 
-    server = os.environ.get("RELIEF_DATABASE_URL") or embedded.start_server(ROOT / "var" / "bench-pg")
-    name = f"relief_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(db.ensure_database(server, name))
-    url = db.with_database(server, name)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = Path(tempfile.gettempdir()) / f"{name}.log"
-    progress(f"fresh database {name}; relief serve on {base} (logs: {log_path})")
-    env = {**os.environ, "RELIEF_DATABASE_URL": url, "RELIEF_PORT": str(port), "RELIEF_LOG_FORMAT": "json",
-           "RELIEF_DB_POOL_MAX": str(args.pool), "RELIEF_DB_POOL_MIN": str(args.pool)}
-    with open(log_path, "w") as log:
-        serve = subprocess.Popen([str(BIN / "relief"), "serve"], env=env, stdout=log, stderr=log)
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        setup = asyncio.run(prepare(url, base))
+    pool = str(args.pool)
+    pools = {"RELIEF_DB_POOL_MAX": pool, "RELIEF_DB_POOL_MIN": pool}
+    with fresh_database() as database, relief_serve(database, **pools) as served:
+        setup = asyncio.run(prepare(database.url, served.base))
         progress("warming up (2 s)")
-        run_load(base, setup, args.connections, 2)
+        run_load(served.base, setup, args.connections, 2)
         progress(f"service: {args.connections} clients for {args.duration:g} s")
-        load = run_load(base, setup, args.connections, args.duration)
-        created = asyncio.run(_count(url, setup["call"]))
+        load = run_load(served.base, setup, args.connections, args.duration)
+        created = asyncio.run(_count(database.url, setup["call"]))
         progress(f"pgbench: {args.pool} clients for {int(args.duration)} s, same database, same SQL")
-        tps = run_pgbench(url, setup, args.pool, args.duration)
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=30)
-        asyncio.run(_drop(server, name))
+        tps = run_pgbench(database.url, setup, args.pool, args.duration)
 
     seconds = load["duration_us"] / 1e6
     ok = load["requests"] - load["non_2xx"] - load["socket_errors"]
@@ -197,13 +159,6 @@ async def _count(url: str, call_id: str) -> int:
     finally:
         await conn.close()
 
-
-async def _drop(server: str, name: str) -> None:
-    conn = await asyncpg.connect(server)
-    try:
-        await conn.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

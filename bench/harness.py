@@ -1,0 +1,97 @@
+"""What the benchmarks share: a fresh database, a `relief serve` on it, progress lines."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from relief import db, embedded  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Database:
+    server: str
+    name: str
+    url: str
+
+
+async def _drop(server: str, name: str) -> None:
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def fresh_database() -> Iterator[Database]:
+    """A new database on RELIEF_DATABASE_URL's server or the embedded one; dropped afterwards."""
+    server = os.environ.get("RELIEF_DATABASE_URL") or embedded.start_server(ROOT / "var" / "bench-pg")
+    name = f"relief_bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(db.ensure_database(server, name))
+    try:
+        yield Database(server, name, db.with_database(server, name))
+    finally:
+        asyncio.run(_drop(server, name))
+
+
+@dataclass(frozen=True)
+class Served:
+    base: str
+    pid: int
+    log_path: Path
+
+
+@contextmanager
+def relief_serve(database: Database, **settings: str) -> Iterator[Served]:
+    """`relief serve` on the database (logging JSON to a file), ready before the body runs; SIGTERM after."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = Path(tempfile.gettempdir()) / f"{database.name}.log"
+    progress(f"fresh database {database.name}; relief serve on {base} (logs: {log_path})")
+    env = {**os.environ, "RELIEF_DATABASE_URL": database.url, "RELIEF_PORT": str(port),
+           "RELIEF_LOG_FORMAT": "json", **settings}
+    with open(log_path, "w") as log:
+        serve = subprocess.Popen([str(BIN / "relief"), "serve"], env=env, stdout=log, stderr=log)
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(f"{base}/readyz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit(f"relief serve did not become ready; see {log_path}")
+        yield Served(base, serve.pid, log_path)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
