@@ -12,7 +12,7 @@ from models.calls import Call, CallCreate, CallQuery, CallStatus, CallUpdate
 from models.common import ListQuery, Page
 from models.keys import Role
 from models.offers import Matches
-from relief import calls, matching
+from relief import calls, incidents, matching
 
 routes = Routes("calls")
 
@@ -55,8 +55,7 @@ async def list_calls(request: web.Request) -> web.Response:
     caller, incident_id = principal(request), path_id(request)
     params = query(request, CallQuery)
     async with pool(request).acquire() as conn:
-        if not await conn.fetchval("select 1 from incidents where id = $1", incident_id):
-            raise HttpProblem("not-found", f"incident {incident_id} does not exist")
+        await incidents.require(conn, incident_id)
         page = await calls.list_calls(
             conn,
             incident_id=incident_id,

@@ -249,23 +249,14 @@ async def idempotent(
     Without the header: 400 when `required`, else the work simply runs once, in its own transaction.
     """
     key = request.headers.get("Idempotency-Key")
-    if key is None and not required:
-        async with pool(request).acquire() as conn, conn.transaction():
-
-            async def no_store(response: idempotency.Response) -> None:
-                return None
-
-            outcome = await work(conn, no_store)
-        headers = {"Location": outcome.location} if outcome.location else {}
-        return web.Response(body=outcome.body, status=outcome.status, headers=headers, content_type="application/json")
-    if key is None:
+    if key is None and required:
         raise HttpProblem(
             "malformed-request",
             "this request moves money, goods or people: send an Idempotency-Key header (a fresh UUID per "
             "create, reused on retries)",
             errors=[{"parameter": "Idempotency-Key", "detail": "required"}],
         )
-    if not _IDEMPOTENCY_KEY.match(key):
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
         raise HttpProblem(
             "malformed-request",
             "Idempotency-Key must be 1–255 visible ASCII characters",
@@ -276,7 +267,7 @@ async def idempotent(
         outcome = await idempotency.run_once(
             conn, scope=idempotency_scope(principal(request)), key=key, fingerprint=fingerprint, work=work
         )
-    headers = {"Idempotency-Key": key}
+    headers = {"Idempotency-Key": key} if key is not None else {}
     if outcome.location:
         headers["Location"] = outcome.location
     if outcome.replayed:

@@ -11,7 +11,7 @@ from handlers.routing import Routes
 from models.common import Page
 from models.donations import Donation, DonationCreate, DonationQuery, DonationReverse
 from models.keys import Role
-from relief import donations
+from relief import donations, incidents
 
 routes = Routes("donations")
 
@@ -40,8 +40,7 @@ async def list_donations(request: web.Request) -> web.Response:
     caller, incident_id = principal(request), path_id(request)
     params = query(request, DonationQuery)
     async with pool(request).acquire() as conn:
-        if not await conn.fetchval("select 1 from incidents where id = $1", incident_id):
-            raise HttpProblem("not-found", f"incident {incident_id} does not exist")
+        await incidents.require(conn, incident_id)
         page = await donations.list_donations(
             conn,
             incident_id=incident_id,

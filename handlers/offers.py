@@ -5,12 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.common import body, path_id, pool, principal, query, respond
-from handlers.problems import HttpProblem
 from handlers.routing import Routes
 from models.common import Page
 from models.keys import Role
 from models.offers import Offer, OfferCreate, OfferQuery
-from relief import offers
+from relief import incidents, offers
 from relief.errors import Forbidden
 
 routes = Routes("offers")
@@ -36,8 +35,7 @@ async def list_offers(request: web.Request) -> web.Response:
     caller, incident_id = principal(request), path_id(request)
     params = query(request, OfferQuery)
     async with pool(request).acquire() as conn:
-        if not await conn.fetchval("select 1 from incidents where id = $1", incident_id):
-            raise HttpProblem("not-found", f"incident {incident_id} does not exist")
+        await incidents.require(conn, incident_id)
         page = await offers.list_offers(
             conn,
             incident_id=incident_id,

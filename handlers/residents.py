@@ -6,9 +6,6 @@ do not see names.
 
 from __future__ import annotations
 
-from uuid import UUID
-
-import asyncpg
 from aiohttp import web
 
 from handlers.common import body, created, idempotent, path_id, pool, principal, query, respond
@@ -26,7 +23,7 @@ from models.residents import (
     ResidentRegistered,
     ShelterRef,
 )
-from relief import idempotency, residents
+from relief import idempotency, incidents, residents
 from relief.app_keys import SETTINGS
 
 routes = Routes("residents")
@@ -42,10 +39,6 @@ def _shown(request: web.Request, resident: Resident) -> Resident:
         return resident
     return resident.model_copy(update={"name": None})
 
-
-async def _incident_exists(conn: asyncpg.Connection, incident_id: UUID) -> None:
-    if not await conn.fetchval("select 1 from incidents where id = $1", incident_id):
-        raise HttpProblem("not-found", f"incident {incident_id} does not exist")
 
 
 @routes.post("/v1/incidents/{id}/residents", body=ResidentCreate, response=ResidentRegistered, status=201,
@@ -82,7 +75,7 @@ async def list_residents(request: web.Request) -> web.Response:
     caller.require(Role.viewer)
     params = query(request, ResidentQuery)
     async with pool(request).acquire() as conn:
-        await _incident_exists(conn, incident_id)
+        await incidents.require(conn, incident_id)
         page = await residents.list_residents(
             conn,
             incident_id=incident_id,
@@ -168,7 +161,7 @@ async def list_evacuations(request: web.Request) -> web.Response:
     caller.require(Role.viewer)
     params = query(request, EvacuationQuery)
     async with pool(request).acquire() as conn:
-        await _incident_exists(conn, incident_id)
+        await incidents.require(conn, incident_id)
         page = await residents.list_evacuations(
             conn,
             incident_id=incident_id,

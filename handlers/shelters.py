@@ -10,7 +10,7 @@ from handlers.routing import Routes
 from models.common import Page
 from models.keys import Role
 from models.shelters import Shelter, ShelterCreate, ShelterQuery, ShelterUpdate
-from relief import shelters
+from relief import incidents, shelters
 
 routes = Routes("shelters")
 
@@ -38,8 +38,7 @@ async def list_shelters(request: web.Request) -> web.Response:
     caller.require(Role.viewer)
     params = query(request, ShelterQuery)
     async with pool(request).acquire() as conn:
-        if not await conn.fetchval("select 1 from incidents where id = $1", incident_id):
-            raise HttpProblem("not-found", f"incident {incident_id} does not exist")
+        await incidents.require(conn, incident_id)
         page = await shelters.list_shelters(
             conn, incident_id=incident_id, limit=params.limit, cursor=params.cursor, status=params.status
         )

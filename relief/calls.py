@@ -12,7 +12,7 @@ import asyncpg
 from models.amounts import check_money
 from models.calls import Call, CallCreate, CallKind, CallStatus, CallUpdate
 from models.common import Page, dump
-from relief import cursors, db, events
+from relief import cursors, db, events, incidents
 from relief.auth import Principal
 from relief.errors import Conflict, IfMatch, Invalid, InvalidState, NotFound, StaleVersion
 
@@ -65,13 +65,7 @@ async def emit(
 async def create(conn: asyncpg.Connection, *, actor: Principal, incident_id: UUID, data: CallCreate) -> Call:
     """Create a call (draft, or open at once with call.published); refused on a closed incident."""
     async with db.atomic(conn):
-        incident_status = await conn.fetchval(
-            "select status from incidents where id = $1 for share", incident_id
-        )
-        if incident_status is None:
-            raise NotFound(f"incident {incident_id} does not exist")
-        if incident_status != "open":
-            raise InvalidState(f"incident {incident_id} is {incident_status}; reopen it first", state=incident_status)
+        await incidents.require_open(conn, incident_id)
         requested = {"money": "amount", "goods": "quantity", "personnel": "headcount"}[data.kind]
         fields = data.model_dump()
         opening = data.status == "open"
@@ -246,9 +240,7 @@ async def transition(conn: asyncpg.Connection, *, actor: Principal, call_id: UUI
         if before.status not in allowed:
             raise InvalidState(f"cannot {action} a call that is {before.status}", state=before.status)
         if action == "publish":
-            incident_status = await conn.fetchval("select status from incidents where id = $1", row["incident_id"])
-            if incident_status != "open":
-                raise InvalidState(f"the incident is {incident_status}", state=incident_status)
+            await incidents.require_open(conn, row["incident_id"])
         row = await conn.fetchrow(
             """
             update calls

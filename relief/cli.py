@@ -12,10 +12,10 @@ import structlog
 from pydantic import ValidationError
 
 from models.keys import Role
-from relief import db, embedded, keys
+from relief import db, embedded, incidents, keys
 from relief import logging as relief_logging
 from relief.auth import SYSTEM
-from relief.errors import NotFound, ReliefError
+from relief.errors import ReliefError
 from relief.settings import Settings
 
 log = structlog.get_logger("relief.cli")
@@ -120,8 +120,7 @@ def reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(conn):  # type: ignore[no-untyped-def]
         if args.incident is not None:
-            if not await conn.fetchval("select 1 from incidents where id = $1", args.incident):
-                raise NotFound(f"incident {args.incident} does not exist")
+            await incidents.require(conn, args.incident)
             ids = [args.incident]
         else:
             ids = [r["id"] for r in await conn.fetch("select id from incidents order by created_at, id")]

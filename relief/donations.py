@@ -10,7 +10,7 @@ import asyncpg
 from models.common import Page
 from models.donations import Donation, DonationCreate, GoodsDonationCreate, MoneyDonationCreate
 from models.pledges import Pledge, PledgeStatus
-from relief import calls, cursors, db, ledger, pledges
+from relief import calls, cursors, db, incidents, ledger, pledges
 from relief.auth import Principal
 from relief.errors import Conflict, Invalid, InvalidState, NotFound
 
@@ -41,8 +41,7 @@ def _entry(incident_id: UUID, data: DonationCreate) -> ledger.Entry:
 async def record(conn: asyncpg.Connection, *, actor: Principal, incident_id: UUID, data: DonationCreate) -> Donation:
     """Record a donation received; against a pledge, it delivers that pledge (one act, one entry)."""
     async with db.atomic(conn):
-        if not await conn.fetchval("select 1 from incidents where id = $1", incident_id):
-            raise NotFound(f"incident {incident_id} does not exist")
+        await incidents.require(conn, incident_id)
         if data.donor.organization_id is not None and not await conn.fetchval(
             "select 1 from organizations where id = $1", data.donor.organization_id
         ):

@@ -46,18 +46,27 @@ async def run_once(
     conn: asyncpg.Connection,
     *,
     scope: str,
-    key: str,
+    key: str | None,
     fingerprint: bytes,
     work: Work,
     wait_seconds: float = WAIT_SECONDS,
 ) -> Response:
     """Run `work` in one transaction with the key, or replay the response stored under the key.
 
+    With no key (where the key is optional) the work runs once, in its own transaction, and nothing
+    is stored.
+
     `work(conn, store)` returns the response; it may also call `store(response)` itself before its
     last write, when it knows the response by then: a create that ends by locking a hot row (a
     pledge on a busy call) then holds that lock for its last statement and the commit only.
     """
     async with conn.transaction():
+        if key is None:
+
+            async def store_nothing(response: Response) -> None:
+                return None
+
+            return await work(conn, store_nothing)
         try:
             claimed = await conn.fetchval(
                 """

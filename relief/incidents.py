@@ -67,6 +67,25 @@ def _unique(regions: list[str]) -> list[str]:
     return list(dict.fromkeys(regions))
 
 
+async def require(conn: asyncpg.Connection, incident_id: UUID) -> None:
+    """Raise NotFound unless the incident exists."""
+    if not await conn.fetchval("select 1 from incidents where id = $1", incident_id):
+        raise NotFound(f"incident {incident_id} does not exist")
+
+
+async def require_open(conn: asyncpg.Connection, incident_id: UUID) -> None:
+    """Hold the incident open for this transaction (a share lock), or refuse: 404, 409 when closed.
+
+    Creates under an incident (calls, offers, shelters, residents, evacuations) call it first, so a
+    concurrent close waits for them and closes what they made.
+    """
+    status = await conn.fetchval("select status from incidents where id = $1 for share", incident_id)
+    if status is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    if status != "open":
+        raise InvalidState(f"incident {incident_id} is {status}; reopen it first", state=status)
+
+
 async def get(conn: asyncpg.Connection, *, incident_id: UUID) -> Incident | None:
     row = await conn.fetchrow("select * from incidents where id = $1", incident_id)
     return _incident(row) if row else None

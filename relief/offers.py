@@ -10,9 +10,9 @@ from models.calls import CallKind
 from models.common import Page
 from models.keys import Role
 from models.offers import Offer, OfferCreate
-from relief import counters, cursors, db, events
+from relief import counters, cursors, db, events, incidents
 from relief.auth import Principal
-from relief.errors import Forbidden, InvalidState, NotFound
+from relief.errors import Forbidden
 
 _SELECT = """
     select f.*, o.name as organization_name
@@ -31,11 +31,7 @@ async def create(conn: asyncpg.Connection, *, actor: Principal, incident_id: UUI
     if actor.organization_status != "approved":
         raise Forbidden(f"your organization is {actor.organization_status}; only approved organizations offer")
     async with db.atomic(conn):
-        status = await conn.fetchval("select status from incidents where id = $1 for share", incident_id)
-        if status is None:
-            raise NotFound(f"incident {incident_id} does not exist")
-        if status != "open":
-            raise InvalidState(f"incident {incident_id} is {status}", state=status)
+        await incidents.require_open(conn, incident_id)
         row = await conn.fetchrow(
             """
             with f as (

@@ -23,7 +23,7 @@ from models.residents import (
     ResidentCreate,
     ResidentStatus,
 )
-from relief import counters, cursors, db, events, shelters
+from relief import counters, cursors, db, events, incidents, shelters
 from relief.auth import Principal
 from relief.errors import Invalid, InvalidState, NotFound
 
@@ -83,7 +83,7 @@ async def register(
     """
     digest = id_hash(secret, data.id_number)
     async with db.atomic(conn):
-        await shelters.open_incident(conn, incident_id)
+        await incidents.require_open(conn, incident_id)
         await _check_organization(conn, data.assisted_by)
         # A concurrent registration of the same person waits here on the first one's row, then finds it.
         row = await conn.fetchrow(
@@ -252,7 +252,7 @@ async def record_evacuation(
 ) -> Evacuation:
     """Record a head count evacuated (evacuation.recorded); centralized ones fill their shelter."""
     async with db.atomic(conn):
-        await shelters.open_incident(conn, incident_id)
+        await incidents.require_open(conn, incident_id)
         await _check_organization(conn, data.assisted_by)
         moved = None
         if data.placement == Placement.centralized:

@@ -9,7 +9,7 @@ import asyncpg
 
 from models.common import Page
 from models.shelters import Location, Shelter, ShelterCreate, ShelterStatus, ShelterUpdate
-from relief import cursors, db, events
+from relief import cursors, db, events, incidents
 from relief.auth import Principal
 from relief.errors import Conflict, IfMatch, Invalid, InvalidState, NotFound, StaleVersion
 
@@ -40,21 +40,12 @@ async def emit(
     )
 
 
-async def open_incident(conn: asyncpg.Connection, incident_id: UUID) -> None:
-    """Hold the incident open for this transaction (a share lock), or refuse: 404, 409 when closed."""
-    status = await conn.fetchval("select status from incidents where id = $1 for share", incident_id)
-    if status is None:
-        raise NotFound(f"incident {incident_id} does not exist")
-    if status != "open":
-        raise InvalidState(f"incident {incident_id} is {status}; reopen it first", state=status)
-
-
 async def create(
     conn: asyncpg.Connection, *, actor: Principal, incident_id: UUID, data: ShelterCreate
 ) -> Shelter:
     """Open a shelter under an open incident (shelter.opened)."""
     async with db.atomic(conn):
-        await open_incident(conn, incident_id)
+        await incidents.require_open(conn, incident_id)
         row = await conn.fetchrow(
             """
             insert into shelters (incident_id, name, address, capacity, lat, lon)
@@ -229,7 +220,7 @@ async def transition(conn: asyncpg.Connection, *, actor: Principal, shelter_id: 
         else:
             if before.status != ShelterStatus.closed:
                 raise InvalidState(f"shelter {shelter_id} is {before.status}, not closed", state=before.status)
-            await open_incident(conn, before.incident_id)
+            await incidents.require_open(conn, before.incident_id)
         row = await conn.fetchrow(
             """
             update shelters

@@ -280,3 +280,11 @@ def relief_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 RELIEF_BIN = str(Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "relief")
+
+
+@pytest.fixture
+async def world(dispatcher: Api, admin: Api, viewer: Api, conn: asyncpg.Connection):
+    """The pledge tests' world (tests/pledge_world.py): two organizations and one open goods call."""
+    from tests.pledge_world import make_world
+
+    return await make_world(dispatcher, admin, viewer, conn)
