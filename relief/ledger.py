@@ -100,13 +100,18 @@ async def append(
     conn: asyncpg.Connection, *, actor: Principal, entry: Entry, before: Donation | None = None
 ) -> Donation:
     """Append an entry in the caller's transaction; 409-worthy duplicates raise UniqueViolationError."""
+    # The new row read back as SELECT reads it, in the same round trip (a new entry is never reversed yet).
     row = await conn.fetchrow(
         """
-        insert into donations (incident_id, kind, quantity, currency, item, unit, estimated_value, value_currency,
-                               channel, receipt_no, donor_organization_id, donor_name, anonymous, pledge_id,
-                               call_id, reverses, reason, note, recorded_by)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-        returning id
+        with d as (
+            insert into donations (incident_id, kind, quantity, currency, item, unit, estimated_value,
+                                   value_currency, channel, receipt_no, donor_organization_id, donor_name,
+                                   anonymous, pledge_id, call_id, reverses, reason, note, recorded_by)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+            returning *
+        )
+        select d.*, o.name as donor_organization_name, null::uuid as reversed_by
+          from d left join organizations o on o.id = d.donor_organization_id
         """,
         entry.incident_id,
         entry.kind,
@@ -128,7 +133,7 @@ async def append(
         entry.note,
         actor.key_id,
     )
-    donation = to_model(await conn.fetchrow(f"{SELECT} where d.id = $1", row["id"]))
+    donation = to_model(row)
     await counters.bump(conn, entry.incident_id, counter_moves(entry))
     await counters.join(conn, entry.incident_id, entry.donor_organization_id)
     await events.emit(
