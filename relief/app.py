@@ -10,6 +10,7 @@ from contextlib import suppress
 import structlog
 from aiohttp import web
 
+from handlers import alerts as alerts_handlers
 from handlers import calls as calls_handlers
 from handlers import donations as donations_handlers
 from handlers import events as events_handlers
@@ -25,6 +26,7 @@ from handlers import residents as residents_handlers
 from handlers import shelters as shelters_handlers
 from handlers import summary as summary_handlers
 from handlers import system as system_handlers
+from handlers import webhooks as webhooks_handlers
 from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
 from handlers.routing import Operation
@@ -60,6 +62,8 @@ def operations() -> list[Operation]:
         *residents_handlers.routes.operations,
         *summary_handlers.routes.operations,
         *exports_handlers.routes.operations,
+        *webhooks_handlers.routes.operations,
+        *alerts_handlers.routes.operations,
     ]
 
 
@@ -108,6 +112,26 @@ def _maintenance(settings: Settings) -> Callable[[web.Application], AsyncIterato
     return maintenance
 
 
+def _worker(settings: Settings, url: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The in-process delivery worker (RELIEF_WORKER_IN_PROCESS, on by default), so the one-command
+    setup delivers webhooks; it is one worker among any others on the database."""
+
+    async def worker(app: web.Application) -> AsyncIterator[None]:
+        from notifications.worker import Worker
+
+        delivery = Worker(settings, url)
+        stop = asyncio.Event()
+        await delivery.start()
+        task = asyncio.create_task(delivery.run(stop), name="relief-worker")
+        yield
+        stop.set()
+        with suppress(Exception):
+            await task
+        await delivery.close()
+
+    return worker
+
+
 def create_app(settings: Settings, *, database_url: str) -> web.Application:
     """A Relief application serving the API against the database at `database_url`."""
     app = web.Application(
@@ -132,6 +156,8 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     app[OPENAPI] = openapi.build(table)
     app.cleanup_ctx.append(_database(settings, database_url))
     app.cleanup_ctx.append(_maintenance(settings))
+    if settings.worker_in_process:
+        app.cleanup_ctx.append(_worker(settings, database_url))
     return app
 
 

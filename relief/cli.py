@@ -1,9 +1,10 @@
-"""The `relief` command: serve, migrate, and manage API keys."""
+"""The `relief` command: serve, deliver webhooks, migrate, and manage API keys."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 from uuid import UUID
@@ -55,6 +56,31 @@ def serve(settings: Settings) -> int:
     except CannotListen as exc:
         print(f"relief: {exc}", file=sys.stderr)
         return 1
+    log.info("stopped")
+    return 0
+
+
+def worker(settings: Settings) -> int:
+    """Deliver webhooks until SIGTERM/SIGINT: attempts in flight finish, the rest are released."""
+    from notifications.worker import Worker
+
+    url = database_url(settings)
+    applied = asyncio.run(_migrate(url))
+    log.info("migrations_checked", applied=applied)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        delivery = Worker(settings, url)
+        await delivery.start()
+        try:
+            await delivery.run(stop)
+        finally:
+            await delivery.close()
+
+    asyncio.run(run())
     log.info("stopped")
     return 0
 
@@ -185,6 +211,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="relief", description="Relief: disaster relief coordination.")
     commands = top.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="apply migrations, then serve the API")
+    commands.add_parser("worker", help="deliver webhooks (run any number, on any machines, on one database)")
     commands.add_parser("migrate", help="apply pending migrations and exit")
     check = commands.add_parser("reconcile", help="recompute every counter from the rows and report differences")
     check.add_argument("--incident", type=UUID, default=None, help="one incident (default: all)")
@@ -218,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(settings)
+        if args.command == "worker":
+            return worker(settings)
         if args.command == "migrate":
             return migrate(settings)
         if args.command == "reconcile":

@@ -38,6 +38,26 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_retention_hours: int = Field(default=24, ge=24, description="Idempotency keys live at least 24 h")
     maintenance_interval: float = Field(default=600.0, gt=0, description="Seconds between purges of old keys")
+    webhook_timeout: float = Field(default=15.0, gt=0, description="Seconds one delivery attempt may take in all")
+    webhook_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect to a receiver")
+    webhook_concurrency: int = Field(default=256, ge=1, description="Deliveries in flight per worker")
+    webhook_destination_concurrency: int = Field(
+        default=16, ge=1, description="Deliveries in flight per worker to one host:port"
+    )
+    webhook_disable_after_hours: float = Field(
+        default=120.0, gt=0, description="A subscription whose deliveries keep failing this long is disabled"
+    )
+    webhook_claim_seconds: float = Field(
+        default=60.0, gt=0, description="How long a worker's claim on a delivery lasts before another may take it"
+    )
+    webhook_poll_interval: float = Field(
+        default=5.0, gt=0, description="Seconds between worker polls when no LISTEN/NOTIFY wake-up comes"
+    )
+    cap_sender: str = Field(
+        default="relief@localhost",
+        pattern=r"^[^\s,<&]+$",
+        description="The CAP <sender> of alerts: the bureau's address, no spaces, commas, < or &",
+    )
     demo: bool = Field(default=False, description="serve loads the Doksuri demo into a database with no incidents")
 
     @field_validator("timezone")
@@ -48,6 +68,13 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _claims_outlast_attempts(self) -> Settings:
+        # A claim that ran out while its attempt is still going would let a second worker send it too.
+        if self.webhook_claim_seconds <= self.webhook_timeout:
+            raise ValueError("RELIEF_WEBHOOK_CLAIM_SECONDS must be longer than RELIEF_WEBHOOK_TIMEOUT")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:

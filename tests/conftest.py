@@ -29,6 +29,9 @@ from relief.auth import SYSTEM
 from relief.settings import Settings
 from tests.personal_data import WATCH
 
+# Fixtures of the webhook tests (receiver, clock, worker), available to every test file.
+pytest_plugins = ["tests.webhook_world"]
+
 ROOT = Path(__file__).resolve().parent.parent
 # Every database this run makes carries this id (CI sets it, so its clean-up can find leftovers).
 RUN = os.environ.get("RELIEF_TEST_RUN_ID") or uuid.uuid4().hex[:8]
@@ -147,7 +150,10 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(env="development", log_format="json")
+    # No in-process webhook worker: the webhook tests start their own, with a clock they control. Test
+    # receivers listen on 127.0.0.1, which only private addresses allowed reaches (tests of the guard
+    # override this fixture).
+    return Settings(env="development", log_format="json", worker_in_process=False, webhook_allow_private=True)
 
 
 @pytest.fixture

@@ -1,0 +1,43 @@
+"""The body of every delivery: the event envelope of DESIGN.md, the same for every subscriber."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import asyncpg
+
+from relief.db import dumps
+
+# Nobody outside gets a resident's details through a webhook (invariant 10): resident events carry
+# only what a head count needs. A whitelist, so a field added to residents later stays inside.
+_RESIDENT_FIELDS = (
+    "id", "incident_id", "status", "shelter_id", "household_size", "origin_region", "assisted_by",
+    "sheltered_at", "returned_at", "version", "created_at", "updated_at",
+)
+
+
+def data_of(row: asyncpg.Record | dict[str, Any]) -> Any:
+    data = row["after"] if row["after"] is not None else row["before"]
+    if row["entity_type"] == "resident" and isinstance(data, dict):
+        data = {k: data[k] for k in _RESIDENT_FIELDS if k in data}
+    return data
+
+
+def render(row: asyncpg.Record | dict[str, Any]) -> str:
+    """{"id", "type", "timestamp", "incident_id", "data"} as compact JSON (signed as these bytes)."""
+    return dumps({
+        "id": row["id"],
+        "type": row["type"],
+        "timestamp": row["created_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "incident_id": str(row["incident_id"]) if row["incident_id"] else None,
+        "data": data_of(row),
+    })
+
+
+async def load(conn: asyncpg.Connection, event_ids: list[int]) -> dict[int, str]:
+    rows = await conn.fetch(
+        "select id, type, entity_type, incident_id, before, after, created_at from events where id = any($1::bigint[])",
+        event_ids,
+    )
+    return {r["id"]: render(r) for r in rows}

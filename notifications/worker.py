@@ -1,0 +1,405 @@
+"""The delivery worker: fans out committed events and sends the deliveries, at least once.
+
+Any number of workers (the one inside `relief serve`, `relief worker` processes on other machines)
+share one database and nothing else:
+- each holds a session advisory lock (WORKER_LOCK_CLASS, its number) on its own connection; it is
+  released the moment the worker dies, however it dies;
+- a worker claims due deliveries with FOR UPDATE SKIP LOCKED, stamping its number and a lease; a
+  claim whose worker no longer holds its lock, or whose lease ran out, is taken over, so a SIGKILLed
+  worker's deliveries go out again at once (with the same webhook-id) instead of being lost;
+- LISTEN relief_webhooks wakes a worker when events are queued; it also polls, so a lost
+  notification only delays.
+Results are written in batches, one statement per batch, so a fan-out to thousands of teams costs a
+few round trips rather than one transaction per delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import structlog
+
+from notifications import envelope, fanout, schedule, sender
+from notifications.signing import Sealer, Signer
+from relief import db, webhooks
+from relief.auth import SYSTEM
+from relief.settings import Settings
+
+log = structlog.get_logger("relief.worker")
+
+WORKER_LOCK_CLASS = 0x52454C  # "REL": the first key of every worker's advisory lock
+CHANNEL = "relief_webhooks"
+FLUSH_EVERY = 0.02  # seconds results may wait to be written together
+FLUSH_BATCH = 500
+
+# Claim due deliveries: at most `per destination` for each host:port (so one slow team cannot fill
+# the worker), skipping destinations already at their limit here, and only deliveries nobody holds.
+# The conditions are repeated in the locking query: a row claimed and committed by another worker
+# between the two is re-checked there (READ COMMITTED re-evaluates a changed row) and skipped.
+_CLAIM = """
+with live as (
+    select objid::bigint as worker from pg_locks
+     where locktype = 'advisory' and classid = $1 and objsubid = 2 and granted
+       and database = (select oid from pg_database where datname = current_database())
+), candidates as (
+    select id, next_attempt_at from (
+        select d.id, d.next_attempt_at,
+               row_number() over (partition by w.destination order by d.next_attempt_at, d.id) as rank
+          from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+         where d.status = 'pending' and d.next_attempt_at <= $2
+           and (w.status = 'active' or d.event_type = 'webhook.test')
+           and w.destination <> all($5::text[])
+           and (d.claimed_by is null or d.claimed_until < $2 or d.claimed_by not in (select worker from live))
+    ) ranked
+     where rank <= $6
+     order by next_attempt_at
+     limit $4
+), locked as (
+    select d.id from webhook_deliveries d
+     where d.id in (select id from candidates)
+       and d.status = 'pending' and d.next_attempt_at <= $2
+       and (d.claimed_by is null or d.claimed_until < $2 or d.claimed_by not in (select worker from live))
+       for update skip locked
+)
+update webhook_deliveries d
+   set claimed_by = $3, claimed_until = $2 + $7::interval
+  from locked, webhooks w
+ where d.id = locked.id and w.id = d.webhook_id
+returning d.id, d.webhook_id, d.event_id, d.attempts, w.url, w.destination, w.organization_id,
+          w.secret, w.previous_secret, w.previous_secret_expires_at
+"""
+
+# One statement records a batch of attempts and moves their deliveries on; a claim lost to another
+# worker (our lease ran out) keeps the other worker's state, and its attempt number is not reused.
+_RECORD = """
+with r as (
+    select * from unnest($2::uuid[], $3::int[], $4::timestamptz[], $5::int[], $6::int[], $7::text[],
+                         $8::text[], $9::text[], $10::timestamptz[])
+             as r(id, number, attempted_at, status_code, latency_ms, error, response_body, outcome, next_at)
+), logged as (
+    insert into webhook_attempts (delivery_id, number, attempted_at, worker, status_code, latency_ms, error,
+                                  response_body)
+    select id, number, attempted_at, $1, status_code, latency_ms, error, response_body from r
+    on conflict do nothing
+)
+update webhook_deliveries d
+   set attempts = r.number, status = r.outcome, next_attempt_at = r.next_at,
+       delivered_at = case when r.outcome = 'delivered' then r.attempted_at end,
+       last_status_code = r.status_code, last_error = r.error,
+       claimed_by = null, claimed_until = null, updated_at = now()
+  from r
+ where d.id = r.id and d.claimed_by = $1
+"""
+
+
+@dataclass(frozen=True)
+class Job:
+    delivery_id: UUID
+    webhook_id: UUID
+    event_id: int
+    attempts: int
+    url: str
+    destination: str
+
+
+@dataclass(frozen=True)
+class Result:
+    job: Job
+    outcome: sender.Outcome
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Worker:
+    """One delivery worker. `run()` serves until stopped; tests drive `tick()` step by step, with a
+    `clock` they control for the retry schedule (signatures always carry the real time)."""
+
+    def __init__(self, settings: Settings, database_url: str, *, clock: Callable[[], datetime] = _utcnow,
+                 rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.number = 0
+        self.sealer = Sealer(settings.secret_key.get_secret_value())
+        self.pool: asyncpg.Pool | None = None
+        self.listener: asyncpg.Connection | None = None
+        self.client = sender.make_client(
+            allow_private=settings.webhook_allow_private,
+            connections=settings.webhook_concurrency,
+            connect_timeout=settings.webhook_connect_timeout,
+            total_timeout=settings.webhook_timeout,
+        )
+        self.wake = asyncio.Event()
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.per_destination: Counter[str] = Counter()
+        self.gates: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.webhook_destination_concurrency)
+        )
+        self.results: list[Result] = []
+        self.bodies: dict[int, str] = {}
+        # Per subscription: the sealed secrets a signer was made from, and the signer.
+        self.signers: dict[UUID, tuple[tuple[bytes, bytes | None], Signer]] = {}
+        self.delivered = 0
+        self.failed_attempts = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.pool = await db.create_pool(self.database_url, min_size=1, max_size=4,
+                                         timeout=self.settings.db_connect_timeout)
+        await self._listen()
+
+    async def _listen(self) -> None:
+        listener = await db.connect(self.database_url)
+        # A number no live worker holds: the lock is this worker's liveness, seen by all the others.
+        while True:
+            candidate = random.randint(1, 2**31 - 1)
+            if await listener.fetchval("select pg_try_advisory_lock($1, $2)", WORKER_LOCK_CLASS, candidate):
+                break
+        await listener.add_listener(CHANNEL, self._notified)
+        self.listener, self.number = listener, candidate
+        log.info("worker_listening", worker=self.number)
+
+    def _notified(self, *_: Any) -> None:
+        self.wake.set()
+
+    async def close(self) -> None:
+        """Let attempts in flight finish (up to the attempt timeout), record them, release the rest."""
+        if self.in_flight:
+            await asyncio.wait(self.in_flight, timeout=self.settings.webhook_timeout + 1)
+        for task in self.in_flight:
+            task.cancel()
+        with suppress(Exception):
+            await self.flush()
+        with suppress(Exception):
+            if self.pool is not None:
+                async with self.pool.acquire() as conn:
+                    await conn.execute(
+                        "update webhook_deliveries set claimed_by = null, claimed_until = null where claimed_by = $1",
+                        self.number,
+                    )
+        await self.client.aclose()
+        if self.listener is not None:
+            with suppress(Exception):
+                await self.listener.close()  # releases the advisory lock
+        if self.pool is not None:
+            await self.pool.close()
+        log.info("worker_stopped", worker=self.number, delivered=self.delivered)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fan out and deliver until `stop` is set. Database outages are waited out, not fatal."""
+        flusher = asyncio.create_task(self._flush_loop(), name="relief-worker-flush")
+        try:
+            while not stop.is_set():
+                self.wake.clear()  # before the round: a wake-up during it means look again
+                try:
+                    await self._keep_listening()
+                    saturated = await self.step()
+                    wait = 0.01 if saturated else await self._idle_wait()
+                except db.UNAVAILABLE_ERRORS as exc:
+                    log.warning("worker_database_unavailable", error=str(exc) or type(exc).__name__)
+                    wait = self.settings.webhook_poll_interval
+                except Exception:  # a bug must not silently end deliveries: log it, back off, go on
+                    log.exception("worker_round_failed")
+                    wait = self.settings.webhook_poll_interval
+                stopping = asyncio.ensure_future(stop.wait())
+                woken = asyncio.ensure_future(self.wake.wait())
+                await asyncio.wait({stopping, woken}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                for future in (stopping, woken):
+                    future.cancel()
+        finally:
+            flusher.cancel()
+            with suppress(asyncio.CancelledError):
+                await flusher
+
+    async def _keep_listening(self) -> None:
+        """The listening connection carries the worker's lock: if it dropped (a database restart),
+        the claims it held are up for others already, so take a new number and carry on."""
+        if self.listener is not None and not self.listener.is_closed():
+            return
+        await self._listen()
+
+    async def _idle_wait(self) -> float:
+        """Seconds until the next retry falls due (at most the poll interval)."""
+        assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            # When the next delivery falls due, or the claim on it runs out (claims held by live
+            # workers are theirs to finish; a dead worker's are also found by the next poll).
+            due = await conn.fetchval(
+                """
+                select min(greatest(next_attempt_at, coalesce(claimed_until, next_attempt_at)))
+                  from webhook_deliveries where status = 'pending'
+                """
+            )
+        wait = self.settings.webhook_poll_interval
+        if due is not None:
+            wait = min(wait, max((due - self.clock()).total_seconds(), 0.05))
+        return wait
+
+    # --- one round -------------------------------------------------------------------------------
+
+    async def step(self) -> bool:
+        """Fan out what is queued, then claim and start sending what is due. True if the worker is
+        full (more may be waiting)."""
+        assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            created = 0
+            while True:
+                events, deliveries = await fanout.fan_out(conn, now=self.clock())
+                created += deliveries
+                if events < fanout.BATCH:
+                    break
+            if created:
+                # New work for every worker, not just this one: wake the others to share it.
+                await conn.execute("select pg_notify($1, '')", CHANNEL)
+            free = self.settings.webhook_concurrency - len(self.in_flight)
+            if free <= 0:
+                return True
+            jobs = await self._claim(conn, free)
+        for job in jobs:
+            task = asyncio.create_task(self._deliver(job))
+            self.in_flight.add(task)
+            self.per_destination[job.destination] += 1
+            task.add_done_callback(self._finished(job))
+        return len(jobs) >= free
+
+    def _finished(self, job: Job) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            self.in_flight.discard(task)
+            self.per_destination[job.destination] -= 1
+            if self.per_destination[job.destination] <= 0:
+                del self.per_destination[job.destination]
+            self.wake.set()  # a slot is free
+
+        return done
+
+    async def tick(self) -> int:
+        """One whole round, waited for: fan out, send every due delivery, record them. Returns the
+        number of attempts made. For tests and tools; `run()` overlaps these steps instead."""
+        attempts = 0
+        while True:
+            full = await self.step()
+            attempts += len(self.in_flight)
+            if self.in_flight:
+                await asyncio.gather(*self.in_flight)
+            await self.flush()
+            if not full:
+                return attempts
+
+    async def _claim(self, conn: asyncpg.Connection, limit: int) -> list[Job]:
+        busy = [d for d, n in self.per_destination.items() if n >= self.settings.webhook_destination_concurrency]
+        rows = await conn.fetch(
+            _CLAIM, WORKER_LOCK_CLASS, self.clock(), self.number, limit, busy,
+            self.settings.webhook_destination_concurrency, timedelta(seconds=self.settings.webhook_claim_seconds),
+        )
+        if not rows:
+            return []
+        missing = list({r["event_id"] for r in rows if r["event_id"] not in self.bodies})
+        if missing:
+            if len(self.bodies) > 10_000:
+                self.bodies.clear()
+            self.bodies.update(await envelope.load(conn, missing))
+        jobs = []
+        now = _utcnow()
+        for r in rows:
+            previous = r["previous_secret"] if r["previous_secret"] and r["previous_secret_expires_at"] > now else None
+            cached = self.signers.get(r["webhook_id"])
+            if cached is None or cached[0] != (r["secret"], previous):
+                secrets_ = [self.sealer.open(r["secret"])] + ([self.sealer.open(previous)] if previous else [])
+                self.signers[r["webhook_id"]] = ((r["secret"], previous), Signer(*secrets_))
+            jobs.append(Job(r["id"], r["webhook_id"], r["event_id"], r["attempts"], r["url"], r["destination"]))
+        return jobs
+
+    async def _deliver(self, job: Job) -> None:
+        signer = self.signers[job.webhook_id][1]
+        async with self.gates[job.destination]:
+            outcome = await sender.attempt(
+                self.client, url=job.url, message_id=str(job.delivery_id), body=self.bodies[job.event_id],
+                signer=signer, allow_private=self.settings.webhook_allow_private,
+                total_timeout=self.settings.webhook_timeout,
+            )
+        self.results.append(Result(job, outcome))
+
+    # --- recording -------------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            if self.results:
+                try:
+                    await self.flush()
+                except Exception as exc:  # kept for the next flush; the claims' leases hold meanwhile
+                    log.warning("worker_flush_failed", error=str(exc) or type(exc).__name__)
+
+    async def flush(self) -> None:
+        """Write the attempts made so far; move deliveries to delivered, retry or failed."""
+        if not self.results or self.pool is None:
+            return
+        batch, self.results = self.results, []
+        now = self.clock()
+        columns: list[list[Any]] = [[] for _ in range(9)]
+        gone: set[UUID] = set()
+        ok: set[UUID] = set()
+        failing: set[UUID] = set()
+        for result in batch:
+            job, out = result.job, result.outcome
+            number = job.attempts + 1
+            if out.ok:
+                outcome, next_at = "delivered", None
+                ok.add(job.webhook_id)
+            else:
+                retry_after = schedule.parse_retry_after(out.retry_after, now) \
+                    if out.status_code in (429, 503) else None
+                next_at = schedule.next_attempt(number, now, retry_after=retry_after, rng=self.rng)
+                outcome = "pending" if next_at is not None else "failed"
+                (gone if out.status_code == 410 else failing).add(job.webhook_id)
+            for column, value in zip(columns, (
+                job.delivery_id, number, out.attempted_at, out.status_code, out.latency_ms, out.error,
+                out.response_body, outcome, next_at,
+            ), strict=True):
+                column.append(value)
+        self.delivered += len([r for r in batch if r.outcome.ok])
+        self.failed_attempts += len(batch) - len([r for r in batch if r.outcome.ok])
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(_RECORD, self.number, *columns)
+                if ok:
+                    await conn.execute(
+                        "update webhooks set failing_since = null"
+                        " where id = any($1::uuid[]) and failing_since is not null",
+                        list(ok),
+                    )
+                stale = []
+                if failing:
+                    stale = await conn.fetch(
+                        """
+                        update webhooks set failing_since = coalesce(failing_since, $2)
+                         where id = any($1::uuid[]) and status <> 'disabled'
+                        returning id, failing_since
+                        """,
+                        list(failing - ok), now,
+                    )
+        except BaseException:
+            self.results[:0] = batch  # written next time; the claims' leases keep them ours meanwhile
+            raise
+        limit = timedelta(hours=self.settings.webhook_disable_after_hours)
+        to_disable = {w: "the receiver answered 410 Gone" for w in gone}
+        for row in stale:
+            if now - row["failing_since"] >= limit and row["id"] not in to_disable:
+                to_disable[row["id"]] = f"deliveries have failed since {row['failing_since'].isoformat()}"
+        for webhook_id, reason in to_disable.items():
+            async with self.pool.acquire() as conn:
+                if await webhooks.disable(conn, actor=SYSTEM, webhook_id=webhook_id, reason=reason):
+                    log.warning("webhook_disabled", webhook_id=str(webhook_id), reason=reason)

@@ -1,0 +1,273 @@
+"""Alerts: broadcast to volunteer teams (alert.broadcast), updated or cancelled by later alerts, and
+acknowledged by the teams (alert.acknowledged)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from models.alerts import Ack, AckCreate, Acks, Alert, AlertArea, AlertCreate, CapMsgType, OrganizationRef
+from models.common import Page
+from models.keys import Role
+from relief import cursors, db, events, incidents
+from relief.auth import Principal
+from relief.errors import Forbidden, Invalid, InvalidState, NotFound
+
+
+def _alert(row: asyncpg.Record) -> Alert:
+    data: dict[str, Any] = dict(row)
+    data["references"] = data.pop("references_id")
+    data["area"] = AlertArea(
+        description=data.pop("area_description"),
+        polygon=data.pop("polygon"),
+        circle=data.pop("circle"),
+        geocodes=data.pop("geocodes"),
+    )
+    return Alert.model_validate(data)
+
+
+def _bad_reference(detail: str) -> Invalid:
+    return Invalid(detail, errors=[{"pointer": "/references", "detail": detail}])
+
+
+async def _thread_of(conn: asyncpg.Connection, *, incident_id: UUID, references: UUID) -> UUID:
+    """The chain the referenced alert belongs to, locked until commit; refuses what cannot be replaced.
+
+    The lock on the chain's first alert makes an update and a cancel of one chain take turns, so an
+    update never slips in after the cancel it would have been refused by.
+    """
+    row = await conn.fetchrow("select incident_id, thread_id from alerts where id = $1", references)
+    if row is None:
+        raise _bad_reference(f"alert {references} does not exist")
+    if row["incident_id"] != incident_id:
+        raise _bad_reference(f"alert {references} belongs to another incident")
+    thread_id: UUID = row["thread_id"]
+    await conn.execute("select 1 from alerts where id = $1 for update", thread_id)
+    cancel = await conn.fetchval(
+        "select id from alerts where thread_id = $1 and msg_type = 'Cancel' limit 1", thread_id
+    )
+    if cancel is not None:
+        raise InvalidState(f"alert {references} was cancelled by alert {cancel}", state="cancelled")
+    return thread_id
+
+
+async def create(
+    conn: asyncpg.Connection, *, actor: Principal, incident_id: UUID, sender: str, data: AlertCreate
+) -> Alert:
+    """Broadcast an alert, an update or a cancel under an open incident (alert.broadcast)."""
+    actor.require(Role.dispatcher)
+    async with db.atomic(conn):
+        await incidents.require_open(conn, incident_id)
+        alert_id = uuid4()
+        thread_id = alert_id
+        if data.msg_type != CapMsgType.Alert:
+            assert data.references is not None  # AlertCreate requires it
+            thread_id = await _thread_of(conn, incident_id=incident_id, references=data.references)
+        area = data.area
+        row = await conn.fetchrow(
+            """
+            insert into alerts (id, incident_id, sender, sent_at, status, msg_type, references_id, thread_id,
+                                headline, description, instruction, event, category, urgency, severity,
+                                certainty, response_type, area_description, polygon, circle, geocodes,
+                                created_by)
+            values ($1, $2, $3, date_trunc('second', now()), $4, $5, $6, $7, $8, $9, $10,
+                    coalesce($11, (select title from incidents where id = $2)),
+                    $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+            returning *
+            """,
+            alert_id,
+            incident_id,
+            sender,
+            data.status,
+            data.msg_type,
+            data.references,
+            thread_id,
+            data.headline,
+            data.description,
+            data.instruction,
+            data.event,
+            data.category,
+            data.urgency,
+            data.severity,
+            data.certainty,
+            data.response_type,
+            area.description,
+            area.polygon,
+            area.circle,
+            [g.model_dump() for g in area.geocodes],
+            actor.key_id,
+        )
+        alert = _alert(row)
+        event_id = await events.emit(
+            conn,
+            type="alert.broadcast",
+            actor=actor,
+            entity_type="alert",
+            entity_id=alert.id,
+            incident_id=incident_id,
+            after=alert,
+        )
+        await conn.execute("update alerts set event_id = $2 where id = $1", alert.id, event_id)
+    return alert
+
+
+async def get(conn: asyncpg.Connection, *, alert_id: UUID) -> Alert | None:
+    row = await conn.fetchrow("select * from alerts where id = $1", alert_id)
+    return _alert(row) if row else None
+
+
+async def require(conn: asyncpg.Connection, alert_id: UUID) -> Alert:
+    alert = await get(conn, alert_id=alert_id)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} does not exist")
+    return alert
+
+
+async def list_alerts(
+    conn: asyncpg.Connection,
+    *,
+    incident_id: UUID,
+    limit: int,
+    cursor: str | None = None,
+    msg_type: str | None = None,
+) -> Page[Alert]:
+    """An incident's alerts, newest first."""
+    position = cursors.decode_position(cursor) if cursor else (None, None)
+    rows = await conn.fetch(
+        """
+        select * from alerts
+         where incident_id = $3
+           and ($1::timestamptz is null or (created_at, id) < ($1, $2::uuid))
+           and ($4::text is null or msg_type = $4)
+         order by created_at desc, id desc
+         limit $5
+        """,
+        *position,
+        incident_id,
+        msg_type,
+        limit + 1,
+    )
+    return cursors.page(rows, limit, Alert, _alert)
+
+
+_ACK = """
+    select k.*, o.name as organization_name
+      from alert_acks k join organizations o on o.id = k.organization_id
+"""
+
+
+async def acknowledge(conn: asyncpg.Connection, *, actor: Principal, alert_id: UUID, data: AckCreate) -> Ack:
+    """Record or change the caller's organization's answer to an alert (alert.acknowledged).
+
+    One row per organization and alert, the latest answer wins; an answer that changes nothing writes
+    nothing and emits nothing. The row is locked before it changes, so `before` is the answer replaced.
+    """
+    if actor.role != Role.organization or actor.organization_id is None:
+        raise Forbidden("alerts are acknowledged with an organization's key")
+    if actor.organization_status != "approved":
+        raise Forbidden(f"your organization is {actor.organization_status}; only approved organizations acknowledge")
+    async with db.atomic(conn):
+        alert = await require(conn, alert_id)
+        while True:
+            before = await conn.fetchrow(
+                f"{_ACK} where k.alert_id = $1 and k.organization_id = $2 for update of k",
+                alert_id,
+                actor.organization_id,
+            )
+            if before is not None:
+                if (before["status"], before["note"]) == (data.status, data.note):
+                    return Ack.model_validate(dict(before))
+                await conn.execute(
+                    """
+                    update alert_acks set status = $2, note = $3, version = version + 1, updated_at = now()
+                     where id = $1
+                    """,
+                    before["id"],
+                    data.status,
+                    data.note,
+                )
+            elif not await conn.fetchval(
+                """
+                insert into alert_acks (alert_id, organization_id, status, note) values ($1, $2, $3, $4)
+                on conflict (alert_id, organization_id) do nothing
+                returning true
+                """,
+                alert_id,
+                actor.organization_id,
+                data.status,
+                data.note,
+            ):
+                continue  # a concurrent first answer won the insert: change that one instead
+            break
+        ack = Ack.model_validate(
+            dict(await conn.fetchrow(f"{_ACK} where k.alert_id = $1 and k.organization_id = $2",
+                                     alert_id, actor.organization_id))
+        )
+        await events.emit(
+            conn,
+            type="alert.acknowledged",
+            actor=actor,
+            entity_type="alert_ack",
+            entity_id=ack.id,
+            incident_id=alert.incident_id,
+            organization_id=ack.organization_id,
+            before=Ack.model_validate(dict(before)) if before else None,
+            after=ack,
+        )
+    return ack
+
+
+async def list_acks(
+    conn: asyncpg.Connection,
+    *,
+    alert_id: UUID,
+    limit: int,
+    cursor: str | None = None,
+    status: str | None = None,
+    organization_id: UUID | None = None,
+) -> Acks:
+    """An alert's acknowledgements, newest first, and (unless narrowed to one organization) the
+    organizations it was sent to that have not acknowledged it.
+
+    "Sent to" is the owners of the webhook deliveries of its alert.broadcast event: fan-out happens
+    after commit, so right after a broadcast the list fills as the worker queues deliveries.
+    """
+    await require(conn, alert_id)
+    position = cursors.decode_position(cursor) if cursor else (None, None)
+    rows = await conn.fetch(
+        f"""
+        {_ACK}
+         where k.alert_id = $3
+           and ($1::timestamptz is null or (k.created_at, k.id) < ($1, $2::uuid))
+           and ($4::text is null or k.status = $4)
+           and ($5::uuid is null or k.organization_id = $5)
+         order by k.created_at desc, k.id desc
+         limit $6
+        """,
+        *position,
+        alert_id,
+        status,
+        organization_id,
+        limit + 1,
+    )
+    page = cursors.page(rows, limit, Ack)
+    missing: list[OrganizationRef] = []
+    if organization_id is None:
+        missing = [
+            OrganizationRef.model_validate(dict(r))
+            for r in await conn.fetch(
+                """
+                select o.id, o.name
+                  from organizations o
+                 where o.id in (select w.organization_id
+                                  from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+                                 where d.event_id = (select event_id from alerts where id = $1))
+                   and not exists (select 1 from alert_acks k where k.alert_id = $1 and k.organization_id = o.id)
+                 order by o.name, o.id
+                """,
+                alert_id,
+            )
+        ]
+    return Acks(items=page.items, next_cursor=page.next_cursor, not_acknowledged=missing)

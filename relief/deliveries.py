@@ -1,0 +1,113 @@
+"""The delivery log: what was sent to a subscription, each attempt, and manual retries and tests."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from models.common import Page
+from models.webhooks import Attempt, Delivery
+from relief import cursors, db, events, webhooks
+from relief.auth import Principal
+from relief.errors import NotFound
+
+_SELECT = """
+    select d.id, d.webhook_id, d.event_id, d.event_type, d.status, d.attempts as attempt_count,
+           d.next_attempt_at, d.last_status_code, d.last_error, d.delivered_at, d.created_at
+      from webhook_deliveries d
+"""
+
+
+async def _with_attempts(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[Delivery]:
+    attempts = await conn.fetch(
+        """
+        select delivery_id, number, attempted_at, status_code, latency_ms, error, response_body
+          from webhook_attempts where delivery_id = any($1::uuid[])
+         order by delivery_id, number
+        """,
+        [r["id"] for r in rows],
+    )
+    by_delivery: dict[UUID, list[Attempt]] = {}
+    for a in attempts:
+        by_delivery.setdefault(a["delivery_id"], []).append(Attempt.model_validate(dict(a)))
+    return [Delivery(**dict(r), attempts=by_delivery.get(r["id"], [])) for r in rows]
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection, *, actor: Principal, webhook_id: UUID, limit: int, cursor: str | None = None,
+    status: str | None = None, event_type: str | None = None,
+) -> Page[Delivery]:
+    """A subscription's deliveries, newest first, each with its attempts and its next attempt."""
+    await webhooks.get(conn, actor=actor, webhook_id=webhook_id)
+    position = cursors.decode_position(cursor) if cursor else (None, None)
+    rows = await conn.fetch(
+        f"""
+        {_SELECT}
+         where d.webhook_id = $3
+           and ($1::timestamptz is null or (d.created_at, d.id) < ($1, $2::uuid))
+           and ($4::text is null or d.status = $4)
+           and ($5::text is null or d.event_type = $5)
+         order by d.created_at desc, d.id desc
+         limit $6
+        """,
+        *position, webhook_id, status, event_type, limit + 1,
+    )
+    items = await _with_attempts(conn, list(rows[:limit]))
+    next_cursor = cursors.encode_position(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+    return Page[Delivery](items=items, next_cursor=next_cursor)
+
+
+async def get(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery:
+    row = await conn.fetchrow(f"{_SELECT} where d.id = $1", delivery_id)
+    if row is None:
+        raise NotFound(f"delivery {delivery_id} does not exist")
+    return (await _with_attempts(conn, [row]))[0]
+
+
+async def retry(conn: asyncpg.Connection, *, actor: Principal, delivery_id: UUID) -> Delivery:
+    """Send a delivery again now, whatever its state: a failed one gets one more attempt, a delivered
+    one is re-sent with the same webhook-id (receivers deduplicate)."""
+    async with db.atomic(conn):
+        row = await conn.fetchrow(
+            "select webhook_id from webhook_deliveries where id = $1 for update", delivery_id
+        )
+        if row is None:
+            raise NotFound(f"delivery {delivery_id} does not exist")
+        webhook = await webhooks.locked(conn, row["webhook_id"])
+        try:
+            webhooks.require_change(actor, webhook)
+        except NotFound as exc:
+            raise NotFound(f"delivery {delivery_id} does not exist") from exc
+        await conn.execute(
+            """
+            update webhook_deliveries
+               set status = 'pending', next_attempt_at = now(), delivered_at = null,
+                   claimed_by = null, claimed_until = null, updated_at = now()
+             where id = $1
+            """,
+            delivery_id,
+        )
+        await conn.execute("select pg_notify('relief_webhooks', '')")
+    return await get(conn, delivery_id)
+
+
+async def send_test(conn: asyncpg.Connection, *, actor: Principal, webhook_id: UUID) -> Delivery:
+    """A webhook.test event for this subscription alone (paused or not: the owner asked for it)."""
+    async with db.atomic(conn):
+        webhook = await webhooks.locked(conn, webhook_id)
+        webhooks.require_change(actor, webhook)
+        event_id = await events.emit(
+            conn, type="webhook.test", actor=actor, entity_type="webhook", entity_id=webhook_id,
+            organization_id=webhook["organization_id"],
+            after={"webhook_id": str(webhook_id), "message": "A test delivery from Relief: your endpoint works."},
+        )
+        delivery_id = await conn.fetchval(
+            """
+            insert into webhook_deliveries (webhook_id, event_id, event_type, next_attempt_at)
+            values ($1, $2, 'webhook.test', now())
+            returning id
+            """,
+            webhook_id, event_id,
+        )
+    return await get(conn, delivery_id)
