@@ -79,6 +79,8 @@ async def attempt(
     # The signed timestamp is always the real time, so receivers' tolerance checks pass on retries.
     headers = {
         "content-type": "application/json",
+        # The log keeps the answer's first 4 KB as text: ask for it uncompressed.
+        "accept-encoding": "identity",
         "user-agent": USER_AGENT,
         "webhook-id": message_id,
         "webhook-timestamp": str(int(attempted_at.timestamp())),
@@ -92,7 +94,8 @@ async def attempt(
                     kept += chunk
                     if len(kept) >= RESPONSE_BODY_LIMIT:
                         break
-        text = bytes(kept[:RESPONSE_BODY_LIMIT]).decode("utf-8", errors="replace")
+        # PostgreSQL text holds no NUL; a binary or still-compressed answer is kept legible, not refused.
+        text = bytes(kept[:RESPONSE_BODY_LIMIT]).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
         return outcome(response.status_code, None if 200 <= response.status_code < 300 else
                        f"HTTP {response.status_code}", text, response.headers.get("retry-after"))
     except TimeoutError:
@@ -107,4 +110,5 @@ def _describe(exc: BaseException) -> str:
     # The innermost cause says what happened ("connection refused", "webhook host … refused: …").
     while exc.__cause__ is not None and str(exc.__cause__):
         exc = exc.__cause__
-    return f"{type(exc).__name__}: {exc}"[:500] if str(exc) else type(exc).__name__
+    text = f"{type(exc).__name__}: {exc}"[:500] if str(exc) else type(exc).__name__
+    return text.replace("\x00", "\ufffd")

@@ -86,9 +86,13 @@ with r as (
                          $8::text[], $9::text[], $10::timestamptz[])
              as r(id, number, attempted_at, status_code, latency_ms, error, response_body, outcome, next_at)
 ), logged as (
+    -- A subscription deleted while its delivery was in flight took the delivery with it: nothing is
+    -- left to log against. (Deleted between this statement's snapshot and its insert, the foreign key
+    -- refuses the batch, and flush() writes its results one by one.)
     insert into webhook_attempts (delivery_id, number, attempted_at, worker, status_code, latency_ms, error,
                                   response_body)
-    select id, number, attempted_at, $1, status_code, latency_ms, error, response_body from r
+    select id, number, attempted_at, $1, status_code, latency_ms, error, response_body
+      from r where exists (select 1 from webhook_deliveries d where d.id = r.id)
     on conflict do nothing
 )
 update webhook_deliveries d
@@ -239,8 +243,9 @@ class Worker:
             # workers are theirs to finish; a dead worker's are also found by the next poll).
             due = await conn.fetchval(
                 """
-                select min(greatest(next_attempt_at, coalesce(claimed_until, next_attempt_at)))
-                  from webhook_deliveries where status = 'pending'
+                select min(greatest(d.next_attempt_at, coalesce(d.claimed_until, d.next_attempt_at)))
+                  from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+                 where d.status = 'pending' and (w.status = 'active' or d.event_type = 'webhook.test')
                 """
             )
         wait = self.settings.webhook_poll_interval
@@ -344,10 +349,29 @@ class Worker:
                     log.warning("worker_flush_failed", error=str(exc) or type(exc).__name__)
 
     async def flush(self) -> None:
-        """Write the attempts made so far; move deliveries to delivered, retry or failed."""
+        """Write the attempts made so far; move deliveries to delivered, retry or failed.
+
+        A batch the database refuses for what is in it (not for being unreachable) is written one
+        result at a time, so one odd answer cannot hold the others back; a result that still fails
+        is dropped with a log line, and its delivery goes out again when its claim runs out.
+        """
         if not self.results or self.pool is None:
             return
         batch, self.results = self.results, []
+        try:
+            await self._record(batch)
+        except db.UNAVAILABLE_ERRORS:
+            self.results[:0] = batch  # written next time; the claims' leases keep them ours meanwhile
+            raise
+        except Exception:
+            for result in batch:
+                try:
+                    await self._record([result])
+                except Exception:
+                    log.exception("worker_result_dropped", delivery_id=str(result.job.delivery_id))
+
+    async def _record(self, batch: list[Result]) -> None:
+        assert self.pool is not None
         now = self.clock()
         columns: list[list[Any]] = [[] for _ in range(9)]
         gone: set[UUID] = set()
@@ -370,30 +394,27 @@ class Worker:
                 out.response_body, outcome, next_at,
             ), strict=True):
                 column.append(value)
-        self.delivered += len([r for r in batch if r.outcome.ok])
-        self.failed_attempts += len(batch) - len([r for r in batch if r.outcome.ok])
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                await conn.execute(_RECORD, self.number, *columns)
-                if ok:
-                    await conn.execute(
-                        "update webhooks set failing_since = null"
-                        " where id = any($1::uuid[]) and failing_since is not null",
-                        list(ok),
-                    )
-                stale = []
-                if failing:
-                    stale = await conn.fetch(
-                        """
-                        update webhooks set failing_since = coalesce(failing_since, $2)
-                         where id = any($1::uuid[]) and status <> 'disabled'
-                        returning id, failing_since
-                        """,
-                        list(failing - ok), now,
-                    )
-        except BaseException:
-            self.results[:0] = batch  # written next time; the claims' leases keep them ours meanwhile
-            raise
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(_RECORD, self.number, *columns)
+            if ok:
+                await conn.execute(
+                    "update webhooks set failing_since = null"
+                    " where id = any($1::uuid[]) and failing_since is not null",
+                    list(ok),
+                )
+            stale = []
+            if failing - ok:
+                stale = await conn.fetch(
+                    """
+                    update webhooks set failing_since = coalesce(failing_since, $2)
+                     where id = any($1::uuid[]) and status <> 'disabled'
+                    returning id, failing_since
+                    """,
+                    list(failing - ok), now,
+                )
+        delivered = sum(1 for r in batch if r.outcome.ok)
+        self.delivered += delivered
+        self.failed_attempts += len(batch) - delivered
         limit = timedelta(hours=self.settings.webhook_disable_after_hours)
         to_disable = {w: "the receiver answered 410 Gone" for w in gone}
         for row in stale:

@@ -58,3 +58,6 @@ def configure(settings: Settings) -> None:
     root.setLevel(level)
     # aiohttp's access log duplicates our canonical request line.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # httpx logs every request with its full URL at INFO: a webhook URL may carry a token, and the
+    # worker logs what matters about deliveries itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
