@@ -11,13 +11,13 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from handlers import problems
+from handlers import console, problems
 from handlers.common import PRINCIPAL, optional_body
 from handlers.metrics import METRICS
 from handlers.problems import HttpProblem
 from handlers.routing import Handler, Operation
 from models.common import Input
-from relief import auth, db
+from relief import auth, db, sessions
 from relief.app_keys import IN_FLIGHT, POOL, REQUEST_ID, SETTINGS
 from relief.errors import ReliefError
 
@@ -163,12 +163,22 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return await handler(request)
     challenge = {"WWW-Authenticate": 'Bearer realm="relief"'}
     token = _bearer(request)
-    if token is None:
+    cookie = request.cookies.get(console.SESSION_COOKIE) if token is None else None
+    if token is None and not cookie:
         raise HttpProblem("unauthorized", "send your API key as Authorization: Bearer rk_…", headers=challenge)
     async with request.app[POOL].acquire() as conn:
-        found = await auth.authenticate(conn, token)
+        if token is not None:
+            found = await auth.authenticate(conn, token)
+        else:
+            # The console: its cookie stands for the key it was made from; changes must also prove
+            # they come from our own pages (Origin and the CSRF token), or any site could make them.
+            signed = await sessions.resolve(conn, cookie or "")
+            if signed is not None and request.method not in console.SAFE_METHODS:
+                console.check_same_site(request, signed.csrf_token)
+            found = signed.principal if signed is not None else None
     if found is None:
-        raise HttpProblem("unauthorized", "the API key is unknown or revoked", headers=challenge)
+        raise HttpProblem("unauthorized", "the API key is unknown or revoked (or the console session ended)",
+                          headers=challenge)
     request[PRINCIPAL] = found
     structlog.contextvars.bind_contextvars(principal=str(found.key_id))
     if operation.body is None and operation.method in ("POST", "PATCH", "PUT") and request.body_exists:

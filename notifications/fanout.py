@@ -13,12 +13,11 @@ from datetime import datetime
 
 import asyncpg
 
-# Matching and visibility in one place. A subscription gets an event when its event types, incidents,
+# Which subscriptions get which event. A subscription gets an event when its event types, incidents,
 # regions and skills all match (a filter applies only to events that have that dimension: an event with
 # no incident passes the incident and region filters; skills concern personnel calls only), and its
-# owner may read the event through the API (invariant 7): the bureau's subscriptions (organization_id
-# null) get everything, residents' details stripped by the envelope; an organization's get incidents,
-# published calls and alerts, and its own pledges, offers, donations, keys, webhooks and acknowledgements.
+# owner may read the event through the API (invariant 7: event_visible_to, migration 0009, shared with
+# the live streams).
 _FAN_OUT = """
 with batch as (
     select event_id from webhook_outbox order by event_id limit $1 for update skip locked
@@ -40,12 +39,7 @@ with batch as (
        and (cardinality(w.skills) = 0 or e.entity_type <> 'call'
             or coalesce(e.after, e.before) ->> 'kind' is distinct from 'personnel'
             or coalesce(e.after, e.before) ->> 'skill' = any(w.skills))
-       and (w.organization_id is null
-            or e.type like 'incident.%' or e.type = 'alert.broadcast'
-            or (e.entity_type = 'call' and coalesce(e.after, e.before) ->> 'status' <> 'draft')
-            or (e.organization_id = w.organization_id
-                and split_part(e.type, '.', 1) in ('pledge', 'offer', 'donation', 'organization', 'key', 'webhook',
-                                                   'alert')))
+       and event_visible_to(e, w.organization_id)
     on conflict (webhook_id, event_id) do nothing
     returning 1
 )

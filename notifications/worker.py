@@ -7,8 +7,8 @@ share one database and nothing else:
 - a worker claims due deliveries with FOR UPDATE SKIP LOCKED, stamping its number and a lease; a
   claim whose worker no longer holds its lock, or whose lease ran out, is taken over, so a SIGKILLed
   worker's deliveries go out again at once (with the same webhook-id) instead of being lost;
-- LISTEN relief_webhooks wakes a worker when events are queued; it also polls, so a lost
-  notification only delays.
+- LISTEN relief_events (sent by the events trigger) and relief_deliveries (new deliveries, retries)
+  wake a worker; it also polls, so a lost notification only delays.
 Results are written in batches, one statement per batch, so a fan-out to thousands of teams costs a
 few round trips rather than one transaction per delivery.
 """
@@ -37,7 +37,8 @@ from relief.settings import Settings
 log = structlog.get_logger("relief.worker")
 
 WORKER_LOCK_CLASS = 0x52454C  # "REL": the first key of every worker's advisory lock
-CHANNEL = "relief_webhooks"
+EVENTS_CHANNEL = "relief_events"  # an event was queued for fan-out
+DELIVERIES_CHANNEL = "relief_deliveries"  # deliveries were created or put back: every worker may take some
 FLUSH_EVERY = 0.02  # seconds results may wait to be written together
 FLUSH_BATCH = 500
 
@@ -172,7 +173,8 @@ class Worker:
             candidate = random.randint(1, 2**31 - 1)
             if await listener.fetchval("select pg_try_advisory_lock($1, $2)", WORKER_LOCK_CLASS, candidate):
                 break
-        await listener.add_listener(CHANNEL, self._notified)
+        await listener.add_listener(EVENTS_CHANNEL, self._notified)
+        await listener.add_listener(DELIVERIES_CHANNEL, self._notified)
         self.listener, self.number = listener, candidate
         log.info("worker_listening", worker=self.number)
 
@@ -268,7 +270,7 @@ class Worker:
                     break
             if created:
                 # New work for every worker, not just this one: wake the others to share it.
-                await conn.execute("select pg_notify($1, '')", CHANNEL)
+                await conn.execute("select pg_notify($1, '')", DELIVERIES_CHANNEL)
             free = self.settings.webhook_concurrency - len(self.in_flight)
             if free <= 0:
                 return True

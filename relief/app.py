@@ -12,6 +12,7 @@ from aiohttp import web
 
 from handlers import alerts as alerts_handlers
 from handlers import calls as calls_handlers
+from handlers import console as console_handlers
 from handlers import donations as donations_handlers
 from handlers import events as events_handlers
 from handlers import exports as exports_handlers
@@ -24,6 +25,7 @@ from handlers import organizations as organizations_handlers
 from handlers import pledges as pledges_handlers
 from handlers import residents as residents_handlers
 from handlers import shelters as shelters_handlers
+from handlers import stream as stream_handlers
 from handlers import summary as summary_handlers
 from handlers import system as system_handlers
 from handlers import webhooks as webhooks_handlers
@@ -58,12 +60,14 @@ def operations() -> list[Operation]:
         *offers_handlers.routes.operations,
         *donations_handlers.routes.operations,
         *events_handlers.routes.operations,
+        *stream_handlers.routes.operations,
         *shelters_handlers.routes.operations,
         *residents_handlers.routes.operations,
         *summary_handlers.routes.operations,
         *exports_handlers.routes.operations,
         *webhooks_handlers.routes.operations,
         *alerts_handlers.routes.operations,
+        *console_handlers.routes.operations,
     ]
 
 
@@ -142,6 +146,8 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     app[METRICS] = Metrics(app)
     app[IN_FLIGHT] = InFlight()
     exports_handlers.setup(app)
+    console_handlers.setup(app)
+    stream_handlers.setup(app, database_url)
     table = operations()
     routes: dict[web.AbstractRoute, Operation] = {}
     for op in table:
@@ -185,6 +191,7 @@ async def serve(app: web.Application, settings: Settings) -> None:
         await stop.wait()
         log.info("stopping", in_flight=app[IN_FLIGHT].count)
         await site.stop()  # no new connections
+        app[stream_handlers.HUB].closing.set()  # live streams end now; other requests finish
         try:
             await asyncio.wait_for(app[IN_FLIGHT].wait_idle(), settings.shutdown_timeout)
         except TimeoutError:

@@ -88,7 +88,7 @@ async def retry(conn: asyncpg.Connection, *, actor: Principal, delivery_id: UUID
             """,
             delivery_id,
         )
-        await conn.execute("select pg_notify('relief_webhooks', '')")
+        await conn.execute("select pg_notify('relief_deliveries', '')")  # wake a worker now
     return await get(conn, delivery_id)
 
 

@@ -161,3 +161,37 @@ async def read_after(
         return [], position
     last = rows[-1]
     return [_event(r) for r in rows], encode_position(last["txid_number"], last["id"])
+
+
+async def current_head(conn: asyncpg.Connection) -> str:
+    """The position "now", for a reader that wants only what commits from here on: every event of a
+    transaction older than the oldest one still running is already visible, so it starts there."""
+    xmin = await conn.fetchval("select pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    return encode_position(xmin, 0)
+
+
+async def read_incident_after(
+    conn: asyncpg.Connection, *, incident_id: UUID, position: str, owner: UUID | None, staff: bool, limit: int = 200
+) -> tuple[list[tuple[str, asyncpg.Record]], str]:
+    """An incident's events after `position`, in commit-visibility order (see read_after), each with
+    its own position, keeping only those the reader may see (event_visible_to: staff see all, an
+    organization what it may read). The returned position passes the hidden ones too, so a reader
+    never scans them again."""
+    txid, event_id = decode_position(position)
+    rows = await conn.fetch(
+        """
+        select e.id, e.type, e.entity_type, e.entity_id, e.incident_id, e.before, e.after, e.created_at,
+               e.txid::text::bigint as txid_number, ($5 or event_visible_to(e, $4)) as visible
+          from events e
+         where e.incident_id = $3
+           and (e.txid, e.id) > ($1::text::xid8, $2)
+           and e.txid < pg_snapshot_xmin(pg_current_snapshot())
+         order by e.txid, e.id
+         limit $6
+        """,
+        str(txid), event_id, incident_id, owner, staff, limit,
+    )
+    if not rows:
+        return [], position
+    seen = [(encode_position(r["txid_number"], r["id"]), r) for r in rows if r["visible"]]
+    return seen, encode_position(rows[-1]["txid_number"], rows[-1]["id"])

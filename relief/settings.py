@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         pattern=r"^[^\s,<&]+$",
         description="The CAP <sender> of alerts: the bureau's address, no spaces, commas, < or &",
     )
+    console_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="How long a console sign-in lasts (a dispatcher's shift)"
+    )
     demo: bool = Field(default=False, description="serve loads the Doksuri demo into a database with no incidents")
 
     @field_validator("timezone")

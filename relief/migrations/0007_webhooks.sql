@@ -41,8 +41,9 @@ create table webhook_outbox (
 create function webhook_outbox_enqueue() returns trigger language plpgsql as $$
 begin
     insert into webhook_outbox (event_id) values (new.id);
-    -- A wake-up for LISTENing workers (delivered at commit; workers also poll, so one lost is harmless).
-    perform pg_notify('relief_webhooks', '');
+    -- A wake-up for LISTENing workers and live streams (delivered at commit; both also poll, so one lost
+    -- notification only delays).
+    perform pg_notify('relief_events', '');
     return null;
 end $$;
 

@@ -1,0 +1,134 @@
+"""GET /v1/incidents/{id}/stream: an incident's events as Server-Sent Events, as they commit.
+
+Every replica LISTENs on relief_events (the events trigger notifies it on each commit), so a change
+made through any replica reaches the streams of all of them; streams also poll each second, since a
+notification only says "look". Each message's id is a stream position (events.read_incident_after):
+a browser that reconnects sends it back as Last-Event-ID and misses nothing, even an event that
+committed late, and gets nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import suppress
+
+import structlog
+from aiohttp import web
+
+from handlers.common import path_id, pool, principal
+from handlers.problems import HttpProblem
+from handlers.routing import Routes
+from notifications import envelope
+from relief import db, events, incidents
+
+log = structlog.get_logger("relief.stream")
+
+routes = Routes("incidents")
+
+CHANNEL = "relief_events"
+POLL_SECONDS = 1.0
+HEARTBEAT_SECONDS = 15.0
+
+
+class Hub:
+    """One LISTEN connection per process, waking every open stream when events commit."""
+
+    def __init__(self) -> None:
+        self.waiters: set[asyncio.Future[None]] = set()
+        self.closing = asyncio.Event()
+
+    def notify(self, *_: object) -> None:
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.waiters.clear()
+
+    async def wait(self, timeout: float) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.add(waiter)
+        closing = asyncio.ensure_future(self.closing.wait())
+        try:
+            await asyncio.wait({waiter, closing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            self.waiters.discard(waiter)
+
+
+HUB = web.AppKey("stream_hub", Hub)
+
+
+def setup(app: web.Application, database_url: str) -> None:
+    app[HUB] = Hub()
+
+    async def listen(app: web.Application) -> AsyncIterator[None]:
+        hub = app[HUB]
+        conn = None
+        try:
+            conn = await db.connect(database_url)
+            await conn.add_listener(CHANNEL, hub.notify)
+        except (*db.UNAVAILABLE_ERRORS, OSError) as exc:  # streams still poll; a restart listens again
+            log.warning("stream_listen_failed", error=str(exc) or type(exc).__name__)
+        yield
+        hub.closing.set()
+        if conn is not None:
+            with suppress(Exception):
+                await conn.close()
+
+    async def closing(app: web.Application) -> None:
+        app[HUB].closing.set()  # before the server waits for open requests, which streams never finish
+
+    app.cleanup_ctx.append(listen)
+    app.on_shutdown.append(closing)
+
+
+def _message(position: str, row: object) -> bytes:
+    data = json.loads(envelope.render(row))  # type: ignore[arg-type]
+    data["entity"] = {"type": row["entity_type"], "id": str(row["entity_id"])}  # type: ignore[index]
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {position}\nevent: {data['type']}\ndata: {body}\n\n".encode()
+
+
+@routes.get("/v1/incidents/{id}/stream", response=None, content_type="text/event-stream",
+            roles="any key (an organization sees what it may read); the console's session cookie",
+            errors=(400, 404),
+            headers={"Last-Event-ID": "(request) resume after this position; ?after= does the same"})
+async def stream(request: web.Request) -> web.StreamResponse:
+    """An incident's events, live (Server-Sent Events), resumable with Last-Event-ID."""
+    caller, incident_id = principal(request), path_id(request)
+    resume = request.headers.get("Last-Event-ID") or request.query.get("after")
+    if resume is not None:
+        try:
+            events.decode_position(resume)
+        except ValueError as exc:
+            raise HttpProblem("malformed-request", f"{resume!r} is not a stream position; use a message id") from exc
+    async with pool(request).acquire() as conn:
+        await incidents.require(conn, incident_id)
+        position = resume or await events.current_head(conn)
+    owner = None if caller.is_staff else caller.organization_id
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no",
+    })
+    await response.prepare(request)
+    await response.write(b"retry: 2000\n\n")
+    hub = request.app[HUB]
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
+    while not hub.closing.is_set():
+        if request.transport is None or request.transport.is_closing():
+            break  # the browser went away
+        async with pool(request).acquire() as conn:
+            found, position = await events.read_incident_after(
+                conn, incident_id=incident_id, position=position, owner=owner, staff=caller.is_staff
+            )
+        for message_position, row in found:
+            await response.write(_message(message_position, row))
+        if found:
+            quiet_since = loop.time()
+            continue  # more may be waiting
+        if loop.time() - quiet_since >= HEARTBEAT_SECONDS:
+            await response.write(b": keep-alive\n\n")  # proxies close silent connections
+            quiet_since = loop.time()
+        await hub.wait(POLL_SECONDS)
+    return response
