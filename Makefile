@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean bench-pledges bench-exports
+.PHONY: run test lint clean bench-pledges bench-exports bench-fanout
 
 $(BIN)/relief: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ bench-pledges: $(BIN)/relief
 
 bench-exports: $(BIN)/relief
 	$(BIN)/python bench/exports.py $(BENCH_ARGS)
+
+bench-fanout: $(BIN)/relief
+	$(BIN)/python bench/fanout.py $(BENCH_ARGS)
 
 lint: $(BIN)/relief
 	$(BIN)/ruff check .

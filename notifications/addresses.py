@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import socket
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
@@ -140,6 +141,7 @@ async def check_url(url: str, *, allow_private: bool, require_https: bool) -> st
     return f"{host.rstrip('.')}:{port}"  # "example.org." is the same destination as "example.org"
 
 
+@functools.lru_cache(maxsize=65536)  # pure, and asked before every attempt to the same few URLs
 def literal_refusal(url: str, *, allow_private: bool) -> str | None:
     """Why `url` must not be contacted if its host is a literal IP address (aiohttp does not resolve those,
     so GuardedResolver never sees them); None for names and for acceptable addresses."""

@@ -52,7 +52,7 @@ with live as (
      where locktype = 'advisory' and classid = $1 and objsubid = 2 and granted
        and database = (select oid from pg_database where datname = current_database())
 ), candidates as (
-    select id, next_attempt_at from (
+    select id, rank, next_attempt_at from (
         select d.id, d.next_attempt_at,
                row_number() over (partition by w.destination order by d.next_attempt_at, d.id) as rank
           from webhook_deliveries d join webhooks w on w.id = d.webhook_id
@@ -62,8 +62,8 @@ with live as (
            and (d.claimed_by is null or d.claimed_until < $2 or d.claimed_by not in (select worker from live))
     ) ranked
      where rank <= $6
-     order by next_attempt_at
-     limit $4
+     order by rank, next_attempt_at  -- breadth first: every team's first delivery before anyone's second,
+     limit $4                        -- which is fairer and reuses each kept-alive connection
 ), locked as (
     select d.id from webhook_deliveries d
      where d.id in (select id from candidates)
