@@ -40,6 +40,7 @@ WORKER_LOCK_CLASS = 0x52454C  # "REL": the first key of every worker's advisory 
 EVENTS_CHANNEL = "relief_events"  # an event was queued for fan-out
 DELIVERIES_CHANNEL = "relief_deliveries"  # deliveries were created or put back: every worker may take some
 FLUSH_EVERY = 0.02  # seconds results may wait to be written together
+WAKE_DEBOUNCE = 0.02  # seconds a wake-up waits for others to arrive
 FLUSH_BATCH = 500
 
 # Claim due deliveries: at most `per destination` for each host:port (so one slow team cannot fill
@@ -225,6 +226,10 @@ class Worker:
                 await asyncio.wait({stopping, woken}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 for future in (stopping, woken):
                     future.cancel()
+                if self.wake.is_set() and not stop.is_set():
+                    # Under a burst of writes every commit notifies: gather a few before the next
+                    # round instead of running one per event (it costs the API's CPU).
+                    await asyncio.sleep(WAKE_DEBOUNCE)
         finally:
             flusher.cancel()
             with suppress(asyncio.CancelledError):
