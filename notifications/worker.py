@@ -188,8 +188,10 @@ class Worker:
             await asyncio.wait(self.in_flight, timeout=self.settings.webhook_timeout + 1)
         for task in self.in_flight:
             task.cancel()
-        with suppress(Exception):
+        try:
             await self.flush()
+        except Exception as exc:  # its deliveries are sent again once released: at least once holds
+            log.warning("worker_final_flush_failed", error=str(exc) or type(exc).__name__)
         with suppress(Exception):
             if self.pool is not None:
                 async with self.pool.acquire() as conn:
@@ -231,7 +233,7 @@ class Worker:
                     # round instead of running one per event (it costs the API's CPU).
                     await asyncio.sleep(WAKE_DEBOUNCE)
         finally:
-            flusher.cancel()
+            flusher.cancel()  # close() writes what is left, after the attempts in flight end
             with suppress(asyncio.CancelledError):
                 await flusher
 
@@ -367,8 +369,10 @@ class Worker:
         batch, self.results = self.results, []
         try:
             await self._record(batch)
-        except db.UNAVAILABLE_ERRORS:
-            self.results[:0] = batch  # written next time; the claims' leases keep them ours meanwhile
+        except (asyncio.CancelledError, *db.UNAVAILABLE_ERRORS):
+            # Written next time (twice is harmless: attempts are keyed by number, and a delivery is
+            # moved on only while we hold its claim); the claims' leases keep them ours meanwhile.
+            self.results[:0] = batch
             raise
         except Exception:
             for result in batch:
