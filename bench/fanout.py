@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 from aiohttp import web
-from harness import BIN, free_port, fresh_database, progress
+from harness import BIN, free_port, fresh_database, progress, wait_for_url
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from models.incidents import IncidentCreate
@@ -264,14 +263,7 @@ def main() -> int:
         for port in ports:
             spawn([sys.executable, __file__, "--receiver", str(port)], {**os.environ, "FANOUT_SECRET": secret})
         for port in ports:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            else:
-                raise SystemExit(f"receiver on port {port} did not start")
+            wait_for_url(f"http://127.0.0.1:{port}/count", seconds=10, what=f"the receiver on port {port}")
         progress(f"{len(ports)} receivers on ports {', '.join(map(str, ports))} (hosts 127.0.0.1–127.0.0.{HOSTS})")
         for size in sizes:
             with fresh_database() as database:

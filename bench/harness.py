@@ -37,6 +37,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_url(url: str, *, seconds: float, what: str) -> None:
+    """Poll `url` until it answers 2xx (readyz says 503 until the database is up), or exit naming `what`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{what} did not start within {seconds:g} s") from None
+            time.sleep(0.1)
+
+
 @dataclass(frozen=True)
 class Database:
     server: str
@@ -83,14 +96,7 @@ def relief_serve(database: Database, **settings: str) -> Iterator[Served]:
     with open(log_path, "w") as log:
         serve = subprocess.Popen([str(BIN / "relief"), "serve"], env=env, stdout=log, stderr=log)
     try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"{base}/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit(f"relief serve did not become ready; see {log_path}")
+        wait_for_url(f"{base}/readyz", seconds=30, what=f"relief serve (see {log_path})")
         yield Served(base, serve.pid, log_path)
     finally:
         serve.send_signal(signal.SIGTERM)
