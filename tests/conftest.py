@@ -30,7 +30,7 @@ from relief.settings import Settings
 from tests.personal_data import WATCH
 
 # Fixtures of the webhook tests (receiver, clock, worker), available to every test file.
-pytest_plugins = ["tests.webhook_world"]
+pytest_plugins = ["tests.webhook_world", "tests.console_world"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every database this run makes carries this id (CI sets it, so its clean-up can find leftovers).

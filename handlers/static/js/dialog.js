@@ -1,0 +1,52 @@
+// A modal <dialog> that asks for a few values (a reason, a quantity, a shelter) and resolves with them,
+// or with null when cancelled. Outside the live regions, so an update never closes it.
+import { t } from './i18n.js';
+import { h, field, input, select, textarea, values, problemText } from './dom.js';
+
+/**
+ * fields: [{name, label, type: 'text'|'number'|'textarea'|'select', options, value, required, hint}].
+ * onSubmit (optional) runs with the values; a failure keeps the dialog open and shows why.
+ */
+export function ask({ title, intro, fields = [], submit, onSubmit, danger = false }) {
+  return new Promise((resolve) => {
+    const titleId = `dlg-${Math.random().toString(36).slice(2)}`;
+    const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+    const controls = fields.map((spec) => {
+      const common = { required: spec.required, value: spec.value };
+      let control;
+      if (spec.type === 'select') control = select(spec.name, spec.options, spec.value, { required: spec.required });
+      else if (spec.type === 'textarea') control = textarea(spec.name, common);
+      else control = input(spec.name, { ...common, type: spec.type || 'text', step: spec.step, min: spec.min });
+      return field(spec.label, control, spec.hint);
+    });
+    const confirm = h('button', { type: 'submit', class: danger ? 'danger' : 'primary' }, submit);
+    const cancel = h('button', { type: 'button' }, t('common.cancel'));
+    const formEl = h('form', { class: 'stack', method: 'dialog' },
+      h('h2', { id: titleId, text: title }), intro && h('p', { text: intro }), controls, error,
+      h('div', { class: 'form-actions' }, confirm, cancel));
+    const dialog = h('dialog', { 'aria-labelledby': titleId }, formEl);
+    let answer = null;
+    cancel.addEventListener('click', () => dialog.close());
+    formEl.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const got = values(formEl);
+      if (onSubmit) {
+        confirm.disabled = true;
+        try {
+          await onSubmit(got);
+        } catch (failure) {
+          error.textContent = problemText(failure);
+          error.hidden = false;
+          return;
+        } finally {
+          confirm.disabled = false;
+        }
+      }
+      answer = got;
+      dialog.close();
+    });
+    dialog.addEventListener('close', () => { dialog.remove(); resolve(answer); });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}

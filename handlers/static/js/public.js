@@ -1,0 +1,86 @@
+// The transparency page: an incident's figures for anyone, no sign-in (GET /v1/public/incidents/{id}).
+import { t, tEnum, applyStatic, getLang, setLang, onLangChange, setTimezone, fmtTime, fmtNumber, fmtPeople } from './i18n.js';
+import { get } from './api.js';
+import { h, bar, table, problemText } from './dom.js';
+import * as figures from './figures.js';
+
+const REFRESH_MS = 30000;
+const main = document.getElementById('main');
+const langButton = document.getElementById('lang');
+const incidentId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() || '');
+let last = null;
+
+function calls(items) {
+  return table(t('public.callsCaption'), [t('public.call'), t('public.status'), t('public.coverage')],
+    items.map((call) => {
+      // Public calls carry no unit or currency: people are counted, the rest shown as plain figures.
+      const amount = (v) => (call.kind === 'personnel' ? fmtPeople(v) : fmtNumber(v));
+      return [call.title, tEnum('call_status', call.status),
+        bar(t('public.delivered'), call.delivered, call.requested, 'delivered',
+          t('public.coverageText', { delivered: amount(call.delivered), requested: amount(call.requested),
+            percent: fmtNumber((Number(call.coverage) * 100).toFixed(0)) }))];
+    }), { empty: t('common.none') });
+}
+
+function render(data) {
+  document.title = `${data.title} · ${t('public.title')}`;
+  main.replaceChildren(
+    h('h1', { tabindex: '-1', text: data.title }),
+    h('p', { class: 'meta' },
+      h('span', { class: 'code', text: data.code }),
+      h('span', { class: `badge badge-${data.status}`, text: tEnum('incident_status', data.status) }),
+      h('span', { text: t('public.asOf', { time: fmtTime(data.as_of) }) })),
+    h('p', { class: 'lead', text: t('public.intro') }),
+    h('div', { class: 'figures' },
+      figures.money(data.money), figures.goods(data.goods), figures.personnel(data.personnel),
+      figures.residents(data.residents), figures.organizations(data.organizations.length, data.organizations)),
+    h('section', { 'aria-labelledby': 'public-shelters' },
+      h('h2', { id: 'public-shelters', text: t('public.shelters') }),
+      data.shelters.length ? h('div', { class: 'card occupancies' }, data.shelters.map((shelter) => figures.occupancy(shelter)))
+        : h('p', { class: 'empty', text: t('common.none') })),
+    h('section', { 'aria-labelledby': 'public-calls' },
+      h('h2', { id: 'public-calls', text: t('public.calls') }), calls(data.calls)),
+    h('p', { class: 'hint', text: t('public.privacy') }),
+  );
+}
+
+/** The figures without their timestamp: a refresh that brings nothing new leaves the page (and its focus) be. */
+function substance(data) {
+  return data && JSON.stringify({ ...data, as_of: null });
+}
+
+async function load() {
+  try {
+    const fresh = await get(`/v1/public/incidents/${encodeURIComponent(incidentId)}`);
+    if (last && substance(fresh) === substance(last)) return;
+    last = fresh;
+    render(last);
+  } catch (error) {
+    main.replaceChildren(h('h1', { tabindex: '-1', text: t('public.unavailable') }),
+      h('p', { class: 'form-error', role: 'alert', text: error.status === 404 ? t('public.notFound') : problemText(error) }));
+  }
+}
+
+function renderLang() {
+  const other = getLang() === 'zh' ? 'en' : 'zh';
+  langButton.textContent = t('lang.other');
+  langButton.lang = other;
+  langButton.setAttribute('aria-label', t('lang.switchLabel'));
+  langButton.dataset.lang = other;
+}
+
+async function boot() {
+  document.documentElement.lang = getLang() === 'zh' ? 'zh-CN' : 'en-US';
+  applyStatic();
+  renderLang();
+  langButton.addEventListener('click', () => setLang(langButton.dataset.lang));
+  onLangChange(() => { applyStatic(); renderLang(); if (last) render(last); else load(); });
+  try {
+    setTimezone((await get('/console/config')).timezone);
+  } catch { /* the default zone stays */ }
+  await load();
+  document.body.dataset.ready = 'true';
+  setInterval(load, REFRESH_MS);
+}
+
+boot();

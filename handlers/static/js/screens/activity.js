@@ -1,0 +1,51 @@
+// Activity: the incident's event trail (GET /v1/incidents/{id}/events), newest first, arriving live.
+import { t, tEnum, fmtTime, fmtAmount, fmtMoney } from '../i18n.js';
+import { get } from '../api.js';
+import { h, field, select, table, update } from '../dom.js';
+
+const FAMILIES = ['incident', 'call', 'pledge', 'offer', 'donation', 'shelter', 'resident', 'evacuation', 'alert'];
+
+/** A line saying what changed, from the resource after (or before) the change; never a person's name. */
+function gist(event) {
+  const r = event.after || event.before || {};
+  switch (event.entity.type) {
+    case 'call': return r.title || '';
+    case 'pledge': return [r.organization_name, r.quantity && fmtAmount(r.quantity, r)].filter(Boolean).join(' · ');
+    case 'donation': return r.kind === 'money' ? fmtMoney(r.amount, r.currency)
+      : [tEnum('item', r.item), r.quantity && fmtAmount(r.quantity, { kind: 'goods', unit: r.unit })].filter(Boolean).join(' ');
+    case 'resident': return [r.id_number_masked, tEnum('resident_status', r.status)].filter(Boolean).join(' · ');
+    case 'shelter': return r.name ? t('activity.shelter', { name: r.name, n: r.occupancy, capacity: r.capacity }) : '';
+    case 'evacuation': return r.count ? t('activity.evacuation', { n: r.count, placement: tEnum('placement', r.placement) }) : '';
+    case 'alert': return r.headline || '';
+    case 'alert_ack': return [r.organization_name, tEnum('ack_status', r.status)].filter(Boolean).join(' · ');
+    default: return r.title || r.headline || r.name || '';
+  }
+}
+
+export async function mount(ctx) {
+  const { incident } = ctx;
+  const region = h('div');
+  const seen = new Set();
+  let first = true;
+  const family = select('family', [['', t('activity.all')], ...FAMILIES.map((f) => [f, tEnum('entity', f)])], '');
+  family.addEventListener('change', () => { first = true; seen.clear(); refresh().catch(ctx.showError); });
+  ctx.root.append(h('section', { 'aria-labelledby': 'activity-heading' },
+    h('h2', { id: 'activity-heading', text: t('activity.heading') }),
+    h('div', { class: 'grid filters' }, field(t('activity.filter'), family)),
+    h('p', { class: 'hint', text: t('activity.liveHint') }), region));
+  async function refresh() {
+    const page = await get(`/v1/incidents/${incident.id}/events`,
+      { limit: 100, type: family.value ? `${family.value}.*` : '' });
+    const fresh = new Set(first ? [] : page.items.filter((e) => !seen.has(e.id)).map((e) => e.id));
+    for (const e of page.items) seen.add(e.id);
+    first = false;
+    update(region, table(t('activity.caption'), [
+      t('activity.time'), t('activity.what'), t('activity.detail'), t('activity.by'),
+    ], page.items.map((e) => [
+      fmtTime(e.created_at), tEnum('event', e.type), gist(e), tEnum('role', e.actor.role),
+    ]), { empty: t('activity.none'), rowProps: (i) => ({ class: fresh.has(page.items[i].id) ? 'fresh' : '',
+      dataset: { eventType: page.items[i].type } }) }));
+  }
+  await refresh();
+  return { refresh };
+}

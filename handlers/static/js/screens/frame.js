@@ -1,0 +1,65 @@
+// One incident's frame: its title and state, the live indicator, and the tabs of the incident room.
+import { t, tEnum, fmtTime } from '../i18n.js';
+import { get } from '../api.js';
+import { h, badge } from '../dom.js';
+import * as room from './room.js';
+import * as pledges from './pledges.js';
+import * as donations from './donations.js';
+import * as shelters from './shelters.js';
+import * as alerts from './alerts.js';
+import * as activity from './activity.js';
+
+const TABS = { room, pledges, donations, shelters, alerts, activity };
+let indicator = null;
+
+export function showLiveState(state) {
+  if (!indicator || !indicator.isConnected) return;
+  indicator.textContent = t(`live.${state}`);
+  indicator.className = `live live-${state}`;
+  indicator.dataset.state = state;
+}
+
+function renderHead(head, incident) {
+  indicator = h('span', { class: 'live', role: 'status' });
+  head.replaceChildren(
+    h('p', { class: 'crumbs' }, h('a', { href: '#/incidents', text: t('nav.incidents') })),
+    h('h1', { tabindex: '-1', text: incident.title }),
+    h('p', { class: 'meta' },
+      h('span', { class: 'code', text: incident.code }),
+      badge(tEnum('incident_type', incident.type)),
+      badge(t('incidents.severityLevel', { level: tEnum('severity', incident.severity) }), `sev-${incident.severity}`),
+      badge(tEnum('incident_status', incident.status), incident.status),
+      h('span', { text: t('incidents.startedAt', { time: fmtTime(incident.started_at) }) }),
+      indicator,
+      h('a', { href: `/public/incidents/${incident.id}`, target: '_blank', rel: 'noopener',
+        text: t('nav.public') })),
+  );
+}
+
+export async function mount(ctx, tab) {
+  const name = tab in TABS ? tab : 'room';
+  const incident = await get(`/v1/incidents/${encodeURIComponent(ctx.incidentId)}`);
+  const head = h('header', { class: 'incident-head' });
+  const content = h('div', { class: 'tab-content' });
+  const nav = h('nav', { class: 'tabs', 'aria-label': t('nav.sections') },
+    Object.keys(TABS).map((key) => h('a', {
+      href: `#/incidents/${incident.id}/${key}`, 'aria-current': key === name ? 'page' : null, text: t(`nav.${key}`),
+    })));
+  ctx.root.append(head, nav, content);
+  renderHead(head, incident);
+  showLiveState(ctx.liveState()); // read now: the stream may have opened while the incident loaded
+  const screen = await TABS[name].mount({ ...ctx, root: content, incident });
+  return {
+    title: `${t(`nav.${name}`)} · ${incident.title}`,
+    async refresh() {
+      const fresh = await get(`/v1/incidents/${incident.id}`);
+      if (fresh.version !== incident.version) {
+        Object.assign(incident, fresh);
+        renderHead(head, incident);
+        showLiveState(ctx.liveState());
+      }
+      await screen.refresh?.();
+    },
+    unmount() { screen.unmount?.(); },
+  };
+}

@@ -1,0 +1,155 @@
+// The incident room: the summary figures, every call with its committed / in transit / delivered bars,
+// and (for dispatchers) creating a call and publishing a draft.
+import { t, tEnum, enumOptions, fmtAmount, fmtTime, wallToIso } from '../i18n.js';
+import { get, getAll, post } from '../api.js';
+import { h, badge, bar, button, checkbox, field, form, input, select, switchSets, textarea, update } from '../dom.js';
+import { ask } from '../dialog.js';
+import * as figures from '../figures.js';
+
+const STATUS_ORDER = ['draft', 'open', 'fulfilled', 'closed', 'cancelled'];
+const PRIORITY_ORDER = ['critical', 'high', 'medium', 'low'];
+
+function sortCalls(calls) {
+  return [...calls].sort((a, b) => STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status)
+    || PRIORITY_ORDER.indexOf(a.priority) - PRIORITY_ORDER.indexOf(b.priority));
+}
+
+function what(call) {
+  if (call.kind === 'goods') return tEnum('item', call.item);
+  if (call.kind === 'personnel') return tEnum('skill', call.skill);
+  return call.currency;
+}
+
+function callCard(call, ctx, refresh) {
+  const amount = (v) => fmtAmount(v, call);
+  const of = (v) => t('room.ofRequested', { value: amount(v), requested: amount(call.requested) });
+  const titleId = `call-${call.id}`;
+  const actions = [];
+  if (ctx.canDispatch && call.status === 'draft') {
+    actions.push(button(t('room.publish'), {
+      class: 'primary', 'aria-label': t('room.publishAria', { title: call.title }),
+      on: { click: async (event) => {
+        const target = event.currentTarget;
+        target.disabled = true;
+        try {
+          await post(`/v1/calls/${call.id}/publish`);
+          ctx.notify(t('room.published', { title: call.title }));
+          await refresh();
+        } catch (error) { ctx.showError(error); target.disabled = false; }
+      } },
+    }));
+  }
+  if (ctx.canDispatch && call.status === 'open') {
+    actions.push(button(t('room.close'), {
+      'aria-label': t('room.closeAria', { title: call.title }),
+      on: { click: async () => {
+        const ok = await ask({ title: t('room.closeAria', { title: call.title }), intro: t('room.closeIntro'),
+          submit: t('room.close'), danger: true, onSubmit: () => post(`/v1/calls/${call.id}/close`) });
+        if (ok) await refresh();
+      } },
+    }));
+  }
+  return h('article', { class: `card call call-${call.status}`, 'aria-labelledby': titleId, dataset: { callId: call.id } },
+    h('div', { class: 'call-head' },
+      h('h3', { id: titleId, text: call.title }),
+      badge(tEnum('call_status', call.status), call.status),
+      badge(tEnum('priority', call.priority), `prio-${call.priority}`),
+      call.overdue && badge(t('room.overdue'), 'warn')),
+    h('p', { class: 'meta' },
+      h('span', { text: `${tEnum('call_kind', call.kind)} · ${what(call)}` }),
+      h('span', { text: t('room.requested', { value: amount(call.requested) }) }),
+      call.deadline && h('span', { text: t('room.deadline', { time: fmtTime(call.deadline) }) }),
+      call.deliver_to && h('span', { text: t('room.deliverTo', { address: call.deliver_to.address }) })),
+    h('div', { class: 'bars' },
+      bar(t('room.committed'), call.committed, call.requested, 'committed', of(call.committed)),
+      bar(t('room.inTransit'), call.in_transit, call.requested, 'transit', of(call.in_transit)),
+      bar(t('room.delivered'), call.delivered, call.requested, 'delivered', of(call.delivered))),
+    h('p', { class: 'meta' }, t('room.remaining', { value: amount(call.remaining) })),
+    actions.length > 0 && h('div', { class: 'actions' }, actions));
+}
+
+function callForm(ctx, incident, refresh) {
+  const kind = select('kind', enumOptions('call_kind'), 'goods');
+  const sets = {
+    money: h('fieldset', { class: 'grid' }, h('legend', { text: tEnum('call_kind', 'money') }),
+      field(t('room.amount'), input('amount', { required: true, inputmode: 'decimal', pattern: '\\d+(\\.\\d{1,2})?' })),
+      field(t('room.currency'), input('currency', { value: 'CNY', required: true, pattern: '[A-Z]{3}', maxlength: 3 }))),
+    goods: h('fieldset', { class: 'grid' }, h('legend', { text: tEnum('call_kind', 'goods') }),
+      field(t('room.item'), input('item', { required: true, list: 'goods-items' }), t('room.itemHint')),
+      field(t('room.unit'), input('unit', { required: true, list: 'goods-units' })),
+      field(t('room.quantity'), input('quantity', { required: true, inputmode: 'decimal', pattern: '\\d+(\\.\\d+)?' })),
+      field(t('room.deliverAddress'), input('address'))),
+    personnel: h('fieldset', { class: 'grid' }, h('legend', { text: tEnum('call_kind', 'personnel') }),
+      field(t('room.skill'), select('skill', enumOptions('skill'))),
+      field(t('room.headcount'), input('headcount', { type: 'number', min: 1, required: true })),
+      field(t('room.reportTo'), input('address'))),
+  };
+  kind.addEventListener('change', () => switchSets(sets, kind.value));
+  switchSets(sets, kind.value);
+  const lists = [
+    h('datalist', { id: 'goods-items' }, enumOptions('item').map(([v, label]) => h('option', { value: v, label }))),
+    h('datalist', { id: 'goods-units' }, enumOptions('unit').map(([v, label]) => h('option', { value: v, label }))),
+  ];
+  const el = form({
+    label: t('room.newCall'),
+    submit: t('room.createCall'),
+    children: [
+      h('div', { class: 'grid' },
+        field(t('room.kind'), kind),
+        field(t('room.callTitle'), input('title', { required: true, maxlength: 300 })),
+        field(t('room.priority'), select('priority', enumOptions('priority'), 'high')),
+        field(t('room.deadlineLabel'), input('deadline', { type: 'datetime-local' }), t('common.timezoneHint'))),
+      Object.values(sets), lists,
+      field(t('room.description'), textarea('description', { rows: 2 })),
+      checkbox('publish', t('room.publishNow'), true),
+    ],
+    onSubmit: async (got) => {
+      const body = { kind: got.kind, title: got.title, priority: got.priority, description: got.description || '',
+        status: got.publish ? 'open' : 'draft' };
+      if (got.deadline) body.deadline = wallToIso(got.deadline);
+      if (got.kind === 'money') Object.assign(body, { amount: got.amount, currency: got.currency || 'CNY' });
+      if (got.kind === 'goods') Object.assign(body, { item: got.item, unit: got.unit, quantity: got.quantity });
+      if (got.kind === 'personnel') Object.assign(body, { skill: got.skill, headcount: Number(got.headcount) });
+      if (got.address) body.deliver_to = { address: got.address };
+      const call = await post(`/v1/incidents/${incident.id}/calls`, body);
+      ctx.notify(t(call.status === 'draft' ? 'room.drafted' : 'room.published', { title: call.title }));
+      await refresh();
+    },
+  });
+  el.addEventListener('relief:reset', () => switchSets(sets, kind.value));
+  return el;
+}
+
+export async function mount(ctx) {
+  const { incident } = ctx;
+  const summaryRegion = h('div', { class: 'figures' });
+  const callsRegion = h('div', { class: 'calls' });
+  ctx.root.append(
+    h('section', { 'aria-labelledby': 'room-summary' },
+      h('h2', { id: 'room-summary', text: t('room.summary') }),
+      h('p', { class: 'meta', id: 'as-of' }), summaryRegion),
+    h('section', { 'aria-labelledby': 'room-calls' },
+      h('h2', { id: 'room-calls', text: t('room.calls') }), callsRegion),
+  );
+  async function refresh() {
+    const [summary, calls] = await Promise.all([
+      get(`/v1/incidents/${incident.id}/summary`),
+      getAll(`/v1/incidents/${incident.id}/calls`, {}, 5),
+    ]);
+    ctx.root.querySelector('#as-of').textContent = t('room.asOf', { time: fmtTime(summary.as_of) });
+    update(summaryRegion, [
+      figures.money(summary.money), figures.goods(summary.goods), figures.personnel(summary.personnel),
+      figures.residents(summary.residents), figures.organizations(summary.organizations_participating),
+      figures.callsByStatus(summary.calls_by_status),
+    ]);
+    update(callsRegion, calls.length
+      ? sortCalls(calls).map((call) => callCard(call, ctx, refresh))
+      : h('p', { class: 'empty', text: t('room.noCalls') }));
+  }
+  if (ctx.canDispatch && incident.status === 'open') {
+    ctx.root.append(h('section', { class: 'card', 'aria-labelledby': 'room-new-call' },
+      h('h2', { id: 'room-new-call', text: t('room.newCall') }), callForm(ctx, incident, refresh)));
+  }
+  await refresh();
+  return { refresh };
+}
