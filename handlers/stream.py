@@ -30,30 +30,37 @@ routes = Routes("incidents")
 CHANNEL = "relief_events"
 POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 15.0
+WAKE_DEBOUNCE = 0.05
 
 
 class Hub:
-    """One LISTEN connection per process, waking every open stream when events commit."""
+    """One LISTEN connection per process; a commit wakes the open streams of its incident only (the
+    notification's payload is the incident id)."""
 
     def __init__(self) -> None:
-        self.waiters: set[asyncio.Future[None]] = set()
+        self.waiters: dict[str, set[asyncio.Future[None]]] = {}
         self.closing = asyncio.Event()
 
-    def notify(self, *_: object) -> None:
-        for waiter in self.waiters:
+    def notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        for waiter in self.waiters.pop(payload, ()):
             if not waiter.done():
                 waiter.set_result(None)
-        self.waiters.clear()
 
-    async def wait(self, timeout: float) -> None:
+    async def wait(self, incident_id: str, timeout: float) -> bool:
+        """Until the incident's next commit (True), the timeout, or shutdown."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.waiters.add(waiter)
+        self.waiters.setdefault(incident_id, set()).add(waiter)
         closing = asyncio.ensure_future(self.closing.wait())
         try:
             await asyncio.wait({waiter, closing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             closing.cancel()
-            self.waiters.discard(waiter)
+            waiting = self.waiters.get(incident_id)
+            if waiting is not None:
+                waiting.discard(waiter)
+                if not waiting:
+                    del self.waiters[incident_id]
+        return waiter.done()
 
 
 HUB = web.AppKey("stream_hub", Hub)
@@ -118,17 +125,25 @@ async def stream(request: web.Request) -> web.StreamResponse:
     while not hub.closing.is_set():
         if request.transport is None or request.transport.is_closing():
             break  # the browser went away
-        async with pool(request).acquire() as conn:
-            found, position = await events.read_incident_after(
-                conn, incident_id=incident_id, position=position, owner=owner, staff=caller.is_staff
-            )
-        for message_position, row in found:
-            await response.write(_message(message_position, row))
+        try:
+            async with pool(request).acquire() as conn:
+                found, position = await events.read_incident_after(
+                    conn, incident_id=incident_id, position=position, owner=owner, staff=caller.is_staff
+                )
+            for message_position, row in found:
+                await response.write(_message(message_position, row))
+        except (*db.UNAVAILABLE_ERRORS, ConnectionError) as exc:
+            # The response has begun: no problem document can follow. End the stream; EventSource
+            # reconnects with Last-Event-ID and misses nothing.
+            log.warning("stream_ended", error=str(exc) or type(exc).__name__)
+            break
         if found:
             quiet_since = loop.time()
             continue  # more may be waiting
         if loop.time() - quiet_since >= HEARTBEAT_SECONDS:
             await response.write(b": keep-alive\n\n")  # proxies close silent connections
             quiet_since = loop.time()
-        await hub.wait(POLL_SECONDS)
+        if await hub.wait(str(incident_id), POLL_SECONDS):
+            # A burst of commits notifies once each: read them together rather than one query apiece.
+            await asyncio.sleep(WAKE_DEBOUNCE)
     return response

@@ -83,6 +83,9 @@ async def update_webhook(request: web.Request) -> web.Response:
     caller, webhook_id = principal(request), path_id(request)
     version = if_match(request)
     data = await body(request, WebhookUpdate)
+    async with pool(request).acquire() as conn:
+        # Who may change it before any DNS lookup: the URL check must not answer strangers' questions.
+        webhooks.require_change(caller, await webhooks.row(conn, webhook_id))
     destination = await _destination(request, data.url) if data.url is not None else None
     async with pool(request).acquire() as conn:
         updated = await webhooks.update(

@@ -14,7 +14,9 @@ import functools
 import socket
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
+import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.helpers import is_ip_address
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
@@ -106,7 +108,9 @@ async def check_url(url: str, *, allow_private: bool, require_https: bool) -> st
     try:
         parsed = URL(url)
         port = parsed.port  # the scheme's default when none is given
-    except (ValueError, TypeError) as exc:
+        decoded_host = parsed.host  # IDNA decoding can fail ("xn--.com")
+        httpx.URL(url)  # the client must be able to send it too (it refuses some names yarl accepts)
+    except (ValueError, TypeError, UnicodeError, httpx.InvalidURL) as exc:
         raise _refuse(f"not a valid URL: {exc}") from None
     schemes = ("https",) if require_https else ("http", "https")
     if parsed.scheme not in schemes:
@@ -119,7 +123,7 @@ async def check_url(url: str, *, allow_private: bool, require_https: bool) -> st
     if port is None or not 1 <= port <= 65535:
         raise _refuse(f"the port must be between 1 and 65535, not {port}")
     host = parsed.raw_host.lower()  # IDNA-encoded, as it goes to the resolver
-    literal = _parse_ip(parsed.host or host)
+    literal = _parse_ip(decoded_host or host)
     if literal is not None:
         if reason := refusal(literal, allow_private=allow_private):
             raise _refuse(f"{_named(literal)} is {reason}")
@@ -137,7 +141,8 @@ async def check_url(url: str, *, allow_private: bool, require_https: bool) -> st
     # ANY bad address refuses the name: delivery may reach any of them.
     for address in sorted(addresses, key=lambda a: (a.version, int(a))):
         if reason := refusal(address, allow_private=allow_private):
-            raise _refuse(f"{host} resolves to {_named(address)}, {reason}")
+            # The address itself is not told: a subscriber has no business mapping internal DNS.
+            raise _refuse(f"{host} resolves to {reason}")
     return f"{host.rstrip('.')}:{port}"  # "example.org." is the same destination as "example.org"
 
 
@@ -151,7 +156,8 @@ def literal_refusal(url: str, *, allow_private: bool) -> str | None:
         return "not a valid URL"
     address = _parse_ip(host) if host else None
     if address is None:
-        return None
+        # "2130706433", "127.1": aiohttp connects to these as addresses, skipping the resolver.
+        return "a numeric host in an unusual form" if host and is_ip_address(host) else None
     reason = refusal(address, allow_private=allow_private)
     return f"{_named(address)} is {reason}" if reason else None
 

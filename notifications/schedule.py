@@ -45,7 +45,11 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():  # isdigit alone takes "²", which int() refuses
+        if len(value) > 9:  # past the cap anyway; int() would refuse thousands of digits
+            return MAX_RETRY_AFTER
         return timedelta(seconds=min(int(value), MAX_RETRY_AFTER.total_seconds()))
+    if len(value) > 64:
+        return None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, OverflowError, IndexError):

@@ -110,9 +110,7 @@ async def attempt(
                        f"HTTP {response.status_code}", text, response.headers.get("retry-after"))
     except TimeoutError:
         return outcome(error=f"timed out after {total_timeout:g} s")
-    except httpx.HTTPError as exc:
-        return outcome(error=_describe(exc))
-    except OSError as exc:
+    except Exception as exc:  # httpx, aiohttp (a malformed or oversized answer), OS: all the receiver's doing
         return outcome(error=_describe(exc))
 
 

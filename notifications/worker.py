@@ -103,7 +103,7 @@ update webhook_deliveries d
        last_status_code = r.status_code, last_error = r.error,
        claimed_by = null, claimed_until = null, updated_at = now()
   from r
- where d.id = r.id and d.claimed_by = $1
+ where d.id = r.id and d.claimed_by = any($11::bigint[])
 """
 
 
@@ -115,6 +115,7 @@ class Job:
     attempts: int
     url: str
     destination: str
+    body: str
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Worker:
         self.clock = clock
         self.rng = rng or random.Random()
         self.number = 0
+        self.former_numbers: list[int] = []  # held before a reconnect: results of their claims are still ours
         self.sealer = Sealer(settings.secret_key.get_secret_value())
         self.pool: asyncpg.Pool | None = None
         self.listener: asyncpg.Connection | None = None
@@ -170,10 +172,12 @@ class Worker:
     async def _listen(self) -> None:
         listener = await db.connect(self.database_url)
         # A number no live worker holds: the lock is this worker's liveness, seen by all the others.
-        while True:
+        # After a reconnect the same number again if it is free, so claims in flight stay ours.
+        candidate = self.number or random.randint(1, 2**31 - 1)
+        while not await listener.fetchval("select pg_try_advisory_lock($1, $2)", WORKER_LOCK_CLASS, candidate):
             candidate = random.randint(1, 2**31 - 1)
-            if await listener.fetchval("select pg_try_advisory_lock($1, $2)", WORKER_LOCK_CLASS, candidate):
-                break
+        if self.number and candidate != self.number:
+            self.former_numbers.append(self.number)
         await listener.add_listener(EVENTS_CHANNEL, self._notified)
         await listener.add_listener(DELIVERIES_CHANNEL, self._notified)
         self.listener, self.number = listener, candidate
@@ -213,6 +217,7 @@ class Worker:
         try:
             while not stop.is_set():
                 self.wake.clear()  # before the round: a wake-up during it means look again
+                saturated = False
                 try:
                     await self._keep_listening()
                     saturated = await self.step()
@@ -228,7 +233,7 @@ class Worker:
                 await asyncio.wait({stopping, woken}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 for future in (stopping, woken):
                     future.cancel()
-                if self.wake.is_set() and not stop.is_set():
+                if self.wake.is_set() and not stop.is_set() and not saturated:
                     # Under a burst of writes every commit notifies: gather a few before the next
                     # round instead of running one per event (it costs the API's CPU).
                     await asyncio.sleep(WAKE_DEBOUNCE)
@@ -320,10 +325,10 @@ class Worker:
         )
         if not rows:
             return []
+        if len(self.bodies) > 10_000:
+            self.bodies.clear()  # jobs already made carry their own body
         missing = list({r["event_id"] for r in rows if r["event_id"] not in self.bodies})
         if missing:
-            if len(self.bodies) > 10_000:
-                self.bodies.clear()
             self.bodies.update(await envelope.load(conn, missing))
         jobs = []
         now = _utcnow()
@@ -333,17 +338,21 @@ class Worker:
             if cached is None or cached[0] != (r["secret"], previous):
                 secrets_ = [self.sealer.open(r["secret"])] + ([self.sealer.open(previous)] if previous else [])
                 self.signers[r["webhook_id"]] = ((r["secret"], previous), Signer(*secrets_))
-            jobs.append(Job(r["id"], r["webhook_id"], r["event_id"], r["attempts"], r["url"], r["destination"]))
+            jobs.append(Job(r["id"], r["webhook_id"], r["event_id"], r["attempts"], r["url"], r["destination"],
+                            self.bodies[r["event_id"]]))
         return jobs
 
     async def _deliver(self, job: Job) -> None:
         signer = self.signers[job.webhook_id][1]
-        async with self.gates[job.destination]:
-            outcome = await sender.attempt(
-                self.client, url=job.url, message_id=str(job.delivery_id), body=self.bodies[job.event_id],
-                signer=signer, allow_private=self.settings.webhook_allow_private,
-                total_timeout=self.settings.webhook_timeout,
-            )
+        try:
+            async with self.gates[job.destination]:
+                outcome = await sender.attempt(
+                    self.client, url=job.url, message_id=str(job.delivery_id), body=job.body, signer=signer,
+                    allow_private=self.settings.webhook_allow_private, total_timeout=self.settings.webhook_timeout,
+                )
+        except Exception as exc:  # a bug of ours: still an attempt on record, retried on the schedule
+            log.exception("worker_attempt_failed", delivery_id=str(job.delivery_id))
+            outcome = sender.Outcome(datetime.now(UTC), 0, None, f"internal error: {type(exc).__name__}", None)
         self.results.append(Result(job, outcome))
 
     # --- recording -------------------------------------------------------------------------------
@@ -406,7 +415,7 @@ class Worker:
             ), strict=True):
                 column.append(value)
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(_RECORD, self.number, *columns)
+            await conn.execute(_RECORD, self.number, *columns, [self.number, *self.former_numbers])
             if ok:
                 await conn.execute(
                     "update webhooks set failing_since = null"

@@ -73,7 +73,7 @@ async def create(
                                 certainty, response_type, area_description, polygon, circle, geocodes,
                                 created_by)
             values ($1, $2, $3, date_trunc('second', now()), $4, $5, $6, $7, $8, $9, $10,
-                    coalesce($11, (select title from incidents where id = $2)),
+                    coalesce($11, (select left(title, 200) from incidents where id = $2)),  -- the column holds 200
                     $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
             returning *
             """,

@@ -28,6 +28,8 @@ def _encode(value: object) -> str:
 
 
 def _decode(cursor: str, param: str) -> object:
+    if len(cursor) > 500:  # ours are short; a long one is not ours (and deep nesting would recurse)
+        raise _bad(param)
     try:
         return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError as exc:

@@ -67,7 +67,8 @@ async def get(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery:
 
 async def retry(conn: asyncpg.Connection, *, actor: Principal, delivery_id: UUID) -> Delivery:
     """Send a delivery again now, whatever its state: a failed one gets one more attempt, a delivered
-    one is re-sent with the same webhook-id (receivers deduplicate)."""
+    one is re-sent with the same webhook-id (receivers deduplicate). One being sent right now keeps its
+    worker's claim: that attempt's result decides, and no second worker sends it meanwhile."""
     async with db.atomic(conn):
         row = await conn.fetchrow(
             "select webhook_id from webhook_deliveries where id = $1 for update", delivery_id
@@ -82,8 +83,7 @@ async def retry(conn: asyncpg.Connection, *, actor: Principal, delivery_id: UUID
         await conn.execute(
             """
             update webhook_deliveries
-               set status = 'pending', next_attempt_at = now(), delivered_at = null,
-                   claimed_by = null, claimed_until = null, updated_at = now()
+               set status = 'pending', next_attempt_at = now(), delivered_at = null, updated_at = now()
              where id = $1
             """,
             delivery_id,

@@ -129,7 +129,9 @@ def encode_position(txid: int, event_id: int) -> str:
 
 def decode_position(position: str) -> tuple[int, int]:
     txid, _, event_id = position.partition("-")
-    if not (txid.isdigit() and event_id.isdigit()):
+    if not (txid.isascii() and txid.isdigit() and event_id.isascii() and event_id.isdigit()) or len(position) > 41:
+        raise ValueError(f"not a stream position: {position!r}")
+    if int(txid) >= 2**63 or int(event_id) >= 2**63:
         raise ValueError(f"not a stream position: {position!r}")
     return int(txid), int(event_id)
 

@@ -75,8 +75,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _claims_outlast_attempts(self) -> Settings:
         # A claim that ran out while its attempt is still going would let a second worker send it too.
-        if self.webhook_claim_seconds <= self.webhook_timeout:
-            raise ValueError("RELIEF_WEBHOOK_CLAIM_SECONDS must be longer than RELIEF_WEBHOOK_TIMEOUT")
+        # A job may also wait at its destination's gate for about one attempt before its own starts.
+        if self.webhook_claim_seconds < 2 * self.webhook_timeout + 10:
+            raise ValueError("RELIEF_WEBHOOK_CLAIM_SECONDS must be at least 2 × RELIEF_WEBHOOK_TIMEOUT + 10")
         return self
 
     @model_validator(mode="after")

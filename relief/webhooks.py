@@ -103,12 +103,17 @@ def _unique(values: list[Any]) -> list[Any]:
     return list(dict.fromkeys(str(v) for v in values))
 
 
-async def get(conn: asyncpg.Connection, *, actor: Principal, webhook_id: UUID) -> Webhook:
-    row = await conn.fetchrow(f"select {_COLUMNS} from webhooks where id = $1", webhook_id)
-    if row is None:
+async def row(conn: asyncpg.Connection, webhook_id: UUID) -> asyncpg.Record:
+    found = await conn.fetchrow(f"select {_COLUMNS} from webhooks where id = $1", webhook_id)
+    if found is None:
         raise NotFound(f"webhook {webhook_id} does not exist")
-    _require_read(actor, row)
-    return to_model(row)
+    return found
+
+
+async def get(conn: asyncpg.Connection, *, actor: Principal, webhook_id: UUID) -> Webhook:
+    found = await row(conn, webhook_id)
+    _require_read(actor, found)
+    return to_model(found)
 
 
 async def list_webhooks(

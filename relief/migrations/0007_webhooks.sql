@@ -42,8 +42,8 @@ create function webhook_outbox_enqueue() returns trigger language plpgsql as $$
 begin
     insert into webhook_outbox (event_id) values (new.id);
     -- A wake-up for LISTENing workers and live streams (delivered at commit; both also poll, so one lost
-    -- notification only delays).
-    perform pg_notify('relief_events', '');
+    -- notification only delays). The incident lets a stream wake only for its own incident.
+    perform pg_notify('relief_events', coalesce(new.incident_id::text, ''));
     return null;
 end $$;
 
