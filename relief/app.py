@@ -155,7 +155,8 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
             # GET routes answer HEAD too (load balancers probe /healthz with it), with the same auth.
             get = app.router.add_get(op.path, op.handler)
             for route in get.resource or ():
-                routes[route] = op
+                if route.method in ("GET", "HEAD"):  # not a POST registered earlier on the same path
+                    routes[route] = op
         else:
             routes[app.router.add_route(op.method, op.path, op.handler)] = op
     app[OPERATIONS] = routes

@@ -63,3 +63,11 @@ async def test_docs_page_is_served_locally(anonymous):
     assert "/v1/incidents/{id}/close" in page
     assert 'id="problem-validation-failed"' in page
     assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_each_served_route_is_described_by_its_own_operation(app):
+    from handlers.middleware import OPERATIONS
+
+    for route, operation in app[OPERATIONS].items():
+        expected = "GET" if route.method == "HEAD" else route.method
+        assert operation.method == expected, (route.method, route.resource.canonical, operation.method)
