@@ -1,0 +1,65 @@
+"""The delivery worker's two statements on webhook_deliveries: claiming due deliveries, and recording
+what their attempts got. Kept together because each relies on how the other treats `claimed_by`."""
+
+# Claim due deliveries: at most `per destination` for each host:port (so one slow team cannot fill
+# the worker), skipping destinations already at their limit here, and only deliveries nobody holds.
+# The conditions are repeated in the locking query: a row claimed and committed by another worker
+# between the two is re-checked there (READ COMMITTED re-evaluates a changed row) and skipped.
+CLAIM = """
+with live as (
+    select objid::bigint as worker from pg_locks
+     where locktype = 'advisory' and classid = $1 and objsubid = 2 and granted
+       and database = (select oid from pg_database where datname = current_database())
+), candidates as (
+    select id, rank, next_attempt_at from (
+        select d.id, d.next_attempt_at,
+               row_number() over (partition by w.destination order by d.next_attempt_at, d.id) as rank
+          from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+         where d.status = 'pending' and d.next_attempt_at <= $2
+           and (w.status = 'active' or d.event_type = 'webhook.test')
+           and w.destination <> all($5::text[])
+           and (d.claimed_by is null or d.claimed_until < $2 or d.claimed_by not in (select worker from live))
+    ) ranked
+     where rank <= $6
+     order by rank, next_attempt_at  -- breadth first: every team's first delivery before anyone's second,
+     limit $4                        -- which is fairer and reuses each kept-alive connection
+), locked as (
+    select d.id from webhook_deliveries d
+     where d.id in (select id from candidates)
+       and d.status = 'pending' and d.next_attempt_at <= $2
+       and (d.claimed_by is null or d.claimed_until < $2 or d.claimed_by not in (select worker from live))
+       for update skip locked
+)
+update webhook_deliveries d
+   set claimed_by = $3, claimed_until = $2 + $7::interval
+  from locked, webhooks w
+ where d.id = locked.id and w.id = d.webhook_id
+returning d.id, d.webhook_id, d.event_id, d.attempts, w.url, w.destination, w.organization_id,
+          w.secret, w.previous_secret, w.previous_secret_expires_at
+"""
+
+# One statement records a batch of attempts and moves their deliveries on; a claim lost to another
+# worker (our lease ran out) keeps the other worker's state, and its attempt number is not reused.
+RECORD = """
+with r as (
+    select * from unnest($2::uuid[], $3::int[], $4::timestamptz[], $5::int[], $6::int[], $7::text[],
+                         $8::text[], $9::text[], $10::timestamptz[])
+             as r(id, number, attempted_at, status_code, latency_ms, error, response_body, outcome, next_at)
+), logged as (
+    -- A subscription deleted while its delivery was in flight took the delivery with it: nothing is
+    -- left to log against. (Deleted between this statement's snapshot and its insert, the foreign key
+    -- refuses the batch, and flush() writes its results one by one.)
+    insert into webhook_attempts (delivery_id, number, attempted_at, worker, status_code, latency_ms, error,
+                                  response_body)
+    select id, number, attempted_at, $1, status_code, latency_ms, error, response_body
+      from r where exists (select 1 from webhook_deliveries d where d.id = r.id)
+    on conflict do nothing
+)
+update webhook_deliveries d
+   set attempts = r.number, status = r.outcome, next_attempt_at = r.next_at,
+       delivered_at = case when r.outcome = 'delivered' then r.attempted_at end,
+       last_status_code = r.status_code, last_error = r.error,
+       claimed_by = null, claimed_until = null, updated_at = now()
+  from r
+ where d.id = r.id and d.claimed_by = any($11::bigint[])
+"""
