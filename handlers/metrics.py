@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests by route and status, latency, and the database pool."""
+"""Prometheus metrics: requests by route and status, latency, the database pool, webhook backlog."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 import asyncpg
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from handlers.routing import Routes
+from relief import db, deliveries
 from relief.app_keys import POOL
 
 routes = Routes("system")
@@ -53,6 +54,14 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_PoolCollector(app))
+        # Webhook delivery, read at scrape time: a stalled or missing worker shows as a growing lag.
+        self.outbox = Gauge("relief_webhook_outbox_events", "Committed events not yet fanned out",
+                            registry=self.registry)
+        self.pending = Gauge("relief_webhook_pending_deliveries", "Deliveries waiting to be sent or retried",
+                             registry=self.registry)
+        self.lag = Gauge("relief_webhook_delivery_lag_seconds",
+                         "How long the oldest due delivery of an active subscription has waited",
+                         registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -66,6 +75,15 @@ METRICS = web.AppKey("metrics", Metrics)
             summary="Prometheus metrics: requests by route and status, latency, pool usage")
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus metrics."""
+    recorded = request.app[METRICS]
+    try:
+        async with request.app[POOL].acquire(timeout=2) as conn:
+            backlog = await deliveries.backlog(conn)
+        recorded.outbox.set(backlog["outbox"])
+        recorded.pending.set(backlog["pending"])
+        recorded.lag.set(float(backlog["lag"]))
+    except (*db.UNAVAILABLE_ERRORS, TimeoutError):  # the rest still answers; /readyz tells about the database
+        pass
     return web.Response(
         body=generate_latest(request.app[METRICS].registry),
         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},

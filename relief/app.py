@@ -33,7 +33,7 @@ from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
 from handlers.routing import Operation
 from handlers.system import OPENAPI
-from relief import db, idempotency
+from relief import db, deliveries, idempotency, sessions
 from relief.app_keys import IN_FLIGHT, POOL, SETTINGS
 from relief.inflight import InFlight
 from relief.settings import Settings
@@ -91,15 +91,19 @@ def _database(settings: Settings, url: str) -> Callable[[web.Application], Async
 
 
 def _maintenance(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
-    """Background upkeep (purging expired idempotency keys), stopped cleanly on shutdown."""
+    """Background upkeep (purging expired idempotency keys, old deliveries, ended console sessions),
+    stopped cleanly on shutdown."""
 
     async def loop(app: web.Application) -> None:
         while True:
             try:
                 async with app[POOL].acquire() as conn:
                     purged = await idempotency.purge(conn, older_than_hours=settings.idempotency_retention_hours)
-                if purged:
-                    log.info("idempotency_keys_purged", count=purged)
+                    deliveries_purged = await deliveries.purge(conn, older_than_days=settings.webhook_retention_days)
+                    sessions_purged = await sessions.purge(conn)
+                if purged or deliveries_purged or sessions_purged:
+                    log.info("purged", idempotency_keys=purged, deliveries=deliveries_purged,
+                             console_sessions=sessions_purged)
             except db.UNAVAILABLE_ERRORS as exc:
                 log.warning("maintenance_skipped", error=str(exc) or type(exc).__name__)
             except Exception:  # keep the loop alive: the next round may well succeed

@@ -111,3 +111,37 @@ async def send_test(conn: asyncpg.Connection, *, actor: Principal, webhook_id: U
             webhook_id, event_id,
         )
     return await get(conn, delivery_id)
+
+
+async def purge(conn: asyncpg.Connection, *, older_than_days: int, batch: int = 10_000) -> int:
+    """Delete finished deliveries (and their attempts) untouched for `older_than_days`; pending ones
+    stay whatever their age. In batches, so a large purge never holds many locks at once."""
+    purged = 0
+    while True:
+        result = await conn.execute(
+            """
+            delete from webhook_deliveries where id in (
+                select id from webhook_deliveries
+                 where status in ('delivered', 'failed') and updated_at < now() - make_interval(days => $1)
+                 limit $2)
+            """,
+            older_than_days, batch,
+        )
+        count = int(result.split()[-1])
+        purged += count
+        if count < batch:
+            return purged
+
+
+async def backlog(conn: asyncpg.Connection) -> asyncpg.Record:
+    """How far delivery is behind: events not fanned out, deliveries waiting, and how long the oldest
+    due one (of a subscription that is sending) has waited. For /metrics: a stalled worker shows here."""
+    return await conn.fetchrow(
+        """
+        select (select count(*) from webhook_outbox) as outbox,
+               (select count(*) from webhook_deliveries where status = 'pending') as pending,
+               (select coalesce(extract(epoch from now() - min(d.next_attempt_at)), 0)
+                  from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+                 where d.status = 'pending' and d.next_attempt_at <= now() and w.status = 'active') as lag
+        """
+    )

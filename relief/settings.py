@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     webhook_poll_interval: float = Field(
         default=5.0, gt=0, description="Seconds between worker polls when no LISTEN/NOTIFY wake-up comes"
     )
+    webhook_retention_days: int = Field(
+        default=30, ge=1, description="Delivered and failed deliveries (and their attempts) are kept this long"
+    )
     cap_sender: str = Field(
         default="relief@localhost",
         pattern=r"^[^\s,<&]+$",

@@ -1,5 +1,5 @@
-"""What a review of the webhook code found, kept found: receivers that answer badly, URLs that only one
-parser accepts, a manual retry racing a worker, and inputs that must be 4xx rather than 500."""
+"""What a review of the webhook code found, kept found (receivers that answer badly, URLs that only one
+parser accepts, a manual retry racing a worker, inputs that must be 4xx rather than 500), and upkeep."""
 
 from __future__ import annotations
 
@@ -101,3 +101,42 @@ async def test_odd_positions_cursors_and_long_titles_are_client_errors(dispatche
     response = await dispatcher.post(f"/v1/incidents/{(await long.json())['id']}/alerts", json=alert)
     assert response.status == 201, await response.text()
     assert len((await response.json())["event"]) == 200
+
+
+async def test_old_finished_deliveries_are_purged_and_pending_ones_kept(dispatcher, conn, receiver, worker, clock):
+    from relief import deliveries
+
+    receiver.answers["/failing"] = [500]
+    await subscribe(dispatcher, receiver.url(), event_types=["incident.opened"])
+    await subscribe(dispatcher, receiver.url("/failing"), event_types=["incident.opened"])
+    await open_incident(dispatcher)
+    await worker.tick()  # one delivered, one pending a retry
+    assert await conn.fetchval("select count(*) from webhook_attempts") == 2
+    await conn.execute("update webhook_deliveries set updated_at = now() - interval '31 days'")
+
+    assert await deliveries.purge(conn, older_than_days=30) == 1
+    assert await conn.fetchval("select status from webhook_deliveries") == "pending"
+    assert await conn.fetchval("select count(*) from webhook_attempts") == 1  # the delivered one's went too
+
+
+async def test_metrics_show_the_webhook_backlog(anonymous, dispatcher, conn, receiver, worker):
+    await subscribe(dispatcher, receiver.url(), event_types=["incident.opened"])
+    await open_incident(dispatcher)
+
+    def gauge(text: str, name: str) -> float:
+        (line,) = [line for line in text.splitlines() if line.startswith(name + " ")]
+        return float(line.split()[1])
+
+    text = await (await anonymous.get("/metrics")).text()
+    queued = await conn.fetchval("select count(*) from webhook_outbox")  # keys, webhook.created, incident.opened
+    assert queued >= 3 and gauge(text, "relief_webhook_outbox_events") == queued  # no worker has run yet
+    assert gauge(text, "relief_webhook_pending_deliveries") == 0
+    await worker.step()  # fanned out and claimed, not yet sent
+    text = await (await anonymous.get("/metrics")).text()
+    assert gauge(text, "relief_webhook_outbox_events") == 0
+    assert gauge(text, "relief_webhook_pending_deliveries") == 1
+    assert gauge(text, "relief_webhook_delivery_lag_seconds") >= 0
+    await asyncio.gather(*worker.in_flight)
+    await worker.flush()
+    text = await (await anonymous.get("/metrics")).text()
+    assert gauge(text, "relief_webhook_pending_deliveries") == 0
