@@ -10,10 +10,10 @@ committed late, and gets nothing twice.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import suppress
 
+import asyncpg
 import structlog
 from aiohttp import web
 
@@ -90,11 +90,9 @@ def setup(app: web.Application, database_url: str) -> None:
     app.on_shutdown.append(closing)
 
 
-def _message(position: str, row: object) -> bytes:
-    data = json.loads(envelope.render(row))  # type: ignore[arg-type]
-    data["entity"] = {"type": row["entity_type"], "id": str(row["entity_id"])}  # type: ignore[index]
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return f"id: {position}\nevent: {data['type']}\ndata: {body}\n\n".encode()
+def _message(position: str, row: asyncpg.Record) -> bytes:
+    data = {**envelope.document(row), "entity": {"type": row["entity_type"], "id": str(row["entity_id"])}}
+    return f"id: {position}\nevent: {data['type']}\ndata: {db.dumps(data)}\n\n".encode()
 
 
 @routes.get("/v1/incidents/{id}/stream", response=None, content_type="text/event-stream",

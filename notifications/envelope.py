@@ -24,15 +24,20 @@ def data_of(row: asyncpg.Record | dict[str, Any]) -> Any:
     return data
 
 
-def render(row: asyncpg.Record | dict[str, Any]) -> str:
-    """{"id", "type", "timestamp", "incident_id", "data"} as compact JSON (signed as these bytes)."""
-    return dumps({
+def document(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
+    """{"id", "type", "timestamp", "incident_id", "data"}: what webhooks and streams send of an event."""
+    return {
         "id": row["id"],
         "type": row["type"],
         "timestamp": row["created_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "incident_id": str(row["incident_id"]) if row["incident_id"] else None,
         "data": data_of(row),
-    })
+    }
+
+
+def render(row: asyncpg.Record | dict[str, Any]) -> str:
+    """The envelope as compact JSON: a delivery's body, signed as these bytes."""
+    return dumps(document(row))
 
 
 async def load(conn: asyncpg.Connection, event_ids: list[int]) -> dict[int, str]:

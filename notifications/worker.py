@@ -143,7 +143,7 @@ class Worker:
                 await self.listener.close()  # releases the advisory lock
         if self.pool is not None:
             await self.pool.close()
-        log.info("worker_stopped", worker=self.number, delivered=self.delivered)
+        log.info("worker_stopped", worker=self.number, delivered=self.delivered, failed_attempts=self.failed_attempts)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fan out and deliver until `stop` is set. Database outages are waited out, not fatal."""

@@ -139,30 +139,9 @@ def decode_position(position: str) -> tuple[int, int]:
 async def read_after(
     conn: asyncpg.Connection, *, position: str | None, limit: int = 500
 ) -> tuple[list[Event], str | None]:
-    """Events committed after `position`, in an order that only grows with commit visibility.
-
-    Only rows whose transaction is older than every transaction still running are returned
-    (txid < pg_snapshot_xmin): such rows can no longer be joined by a row that commits later with a
-    smaller position, so a reader resuming from the returned position never skips an event. The cost
-    is that a long-running transaction delays the stream until it ends.
-    """
-    txid, event_id = decode_position(position) if position else (0, 0)
-    rows = await conn.fetch(
-        """
-        select *, txid::text::bigint as txid_number from events
-         where (txid, id) > ($1::text::xid8, $2)
-           and txid < pg_snapshot_xmin(pg_current_snapshot())
-         order by txid, id
-         limit $3
-        """,
-        str(txid),
-        event_id,
-        limit,
-    )
-    if not rows:
-        return [], position
-    last = rows[-1]
-    return [_event(r) for r in rows], encode_position(last["txid_number"], last["id"])
+    """Every event committed after `position` (see _read), as the API shows events."""
+    found, last = await _read(conn, position=position or "0-0", limit=limit)
+    return [_event(row) for _, row in found], last if found else position
 
 
 async def current_head(conn: asyncpg.Connection) -> str:
@@ -175,23 +154,37 @@ async def current_head(conn: asyncpg.Connection) -> str:
 async def read_incident_after(
     conn: asyncpg.Connection, *, incident_id: UUID, position: str, owner: UUID | None, staff: bool, limit: int = 200
 ) -> tuple[list[tuple[str, asyncpg.Record]], str]:
-    """An incident's events after `position`, in commit-visibility order (see read_after), each with
-    its own position, keeping only those the reader may see (event_visible_to: staff see all, an
-    organization what it may read). The returned position passes the hidden ones too, so a reader
-    never scans them again."""
+    """An incident's events after `position` (see _read), keeping only those the reader may see
+    (event_visible_to: staff see all, an organization what it may read). The returned position passes
+    the hidden ones too, so a reader never scans them again."""
+    return await _read(conn, position=position, limit=limit, incident_id=incident_id, owner=owner, staff=staff)
+
+
+async def _read(
+    conn: asyncpg.Connection, *, position: str, limit: int, incident_id: UUID | None = None,
+    owner: UUID | None = None, staff: bool = True,
+) -> tuple[list[tuple[str, asyncpg.Record]], str]:
+    """Events committed after `position`, in an order that only grows with commit visibility, each
+    with its own position, and the position to resume from.
+
+    Only rows whose transaction is older than every transaction still running are returned
+    (txid < pg_snapshot_xmin): such rows can no longer be joined by a row that commits later with a
+    smaller position, so a reader resuming from the returned position never skips an event. The cost
+    is that a long-running transaction delays the stream until it ends.
+    """
     txid, event_id = decode_position(position)
+    # One incident's stream filters in the WHERE clause itself, so it uses the (incident, txid, id) index.
+    incident = "e.incident_id = $6 and" if incident_id is not None else ""
     rows = await conn.fetch(
-        """
-        select e.id, e.type, e.entity_type, e.entity_id, e.incident_id, e.before, e.after, e.created_at,
-               e.txid::text::bigint as txid_number, ($5 or event_visible_to(e, $4)) as visible
+        f"""
+        select e.*, e.txid::text::bigint as txid_number, ($5 or event_visible_to(e, $4)) as visible
           from events e
-         where e.incident_id = $3
-           and (e.txid, e.id) > ($1::text::xid8, $2)
+         where {incident} (e.txid, e.id) > ($1::text::xid8, $2)
            and e.txid < pg_snapshot_xmin(pg_current_snapshot())
          order by e.txid, e.id
-         limit $6
+         limit $3
         """,
-        str(txid), event_id, incident_id, owner, staff, limit,
+        str(txid), event_id, limit, owner, staff, *([incident_id] if incident_id is not None else []),
     )
     if not rows:
         return [], position

@@ -234,9 +234,12 @@ async def disable(conn: asyncpg.Connection, *, actor: Principal, webhook_id: UUI
     """Disable a subscription its receiver gave up on (410 Gone, or failing for days) and tell its
     owner (webhook.disabled, fanned out to the owner's other subscriptions). False if already off."""
     async with db.atomic(conn):
-        row = await conn.fetchrow(f"select {_COLUMNS} from webhooks where id = $1 for update", webhook_id)
-        if row is None or row["status"] == WebhookStatus.disabled:
-            return False  # deleted meanwhile, or already off
+        try:
+            row = await locked(conn, webhook_id)
+        except NotFound:
+            return False  # deleted meanwhile
+        if row["status"] == WebhookStatus.disabled:
+            return False
         before = to_model(row)
         row = await conn.fetchrow(
             f"""

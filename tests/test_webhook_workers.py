@@ -167,30 +167,22 @@ async def test_two_workers_never_claim_one_delivery_at_once(aiohttp_server, disp
     assert await conn.fetchval("select count(*) from webhook_deliveries where status = 'delivered'") == 5000
 
 
-async def test_relief_serve_delivers_webhooks_with_its_in_process_worker(aiohttp_server, conn, database_url):
-    received: list[Received] = []
-
-    async def record(request: web.Request) -> web.Response:
-        received.append(Received(request.path, dict(request.headers), await request.text()))
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/team", record)
-    base_url = f"http://127.0.0.1:{(await aiohttp_server(app)).port}"
+async def test_relief_serve_delivers_webhooks_with_its_in_process_worker(receiver, conn, database_url):
     key = (await keys.create(conn, actor=SYSTEM, name="dispatcher", role=Role.dispatcher)).key
     served = Served(database_url, RELIEF_WEBHOOK_ALLOW_PRIVATE="true")
     try:
         await served.start()
         await served.wait_ready()
         auth = {"Authorization": f"Bearer {key}"}
+        subscription = {"url": receiver.url("/team"), "event_types": ["incident.*"]}
         async with aiohttp.ClientSession(served.base, headers=auth) as http:
-            async with http.post("/v1/webhooks", json={"url": f"{base_url}/team", "event_types": ["incident.*"]}) as r:
+            async with http.post("/v1/webhooks", json=subscription) as r:
                 assert r.status == 201, await r.text()
                 secret = (await r.json())["secret"]
             async with http.post("/v1/incidents", json=incident_body()) as r:
                 assert r.status == 201
-        await _until(lambda: len(received) >= 1, 15, "the in-process worker to deliver")
-        assert verify(secret, received[0])["type"] == "incident.opened"
+        await _until(lambda: len(receiver.received) >= 1, 15, "the in-process worker to deliver")
+        assert verify(secret, receiver.received[0])["type"] == "incident.opened"
         assert await served.terminate() == 0
         assert "worker_stopped" in served.events()
     finally:
