@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean bench-pledges bench-exports bench-fanout
+.PHONY: run test screenshots lint clean bench-pledges bench-exports bench-fanout
 
 $(BIN)/relief: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: $(BIN)/relief
 
 test: $(BIN)/relief
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Rewrites docs/screenshots/ from the browser tests (make test writes them to a temporary folder).
+screenshots: $(BIN)/relief
+	RELIEF_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_console_main.py tests/test_console_public.py
 
 bench-pledges: $(BIN)/relief
 	$(BIN)/python bench/pledges.py $(BENCH_ARGS)

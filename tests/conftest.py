@@ -27,6 +27,7 @@ from relief import logging as relief_logging
 from relief.app import create_app
 from relief.auth import SYSTEM
 from relief.settings import Settings
+from tests.clones import Clones
 from tests.personal_data import WATCH
 
 # Fixtures of the webhook tests (receiver, clock, worker), available to every test file.
@@ -95,15 +96,18 @@ def template(server_url: str) -> Iterator[str]:
     asyncio.run(_drop(server_url, [name]))
 
 
+@pytest.fixture(scope="session")
+def clones(server_url: str, template: str) -> Iterator[Clones]:
+    """Fresh clones of the template, made ahead while earlier tests run (tests/clones.py)."""
+    made = Clones(server_url, template, prefix=f"relief_t_{RUN}_")
+    yield made
+    made.close()
+
+
 @pytest.fixture
-async def database_url(server_url: str, template: str) -> AsyncIterator[str]:
+async def database_url(server_url: str, clones: Clones) -> AsyncIterator[str]:
     """A fresh, migrated database for this test alone."""
-    name = f"relief_t_{RUN}_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'create database "{name}" template "{template}"')
-    finally:
-        await conn.close()
+    name = await asyncio.get_running_loop().run_in_executor(None, clones.take)
     yield db.with_database(server_url, name)
     if WATCH.values:
         # Before the database goes: no event payload may hold a resident's ID number or phone.
@@ -116,7 +120,7 @@ async def database_url(server_url: str, template: str) -> AsyncIterator[str]:
             await conn.close()
         WATCH.check(payloads or "", "the event log")
         WATCH.check_log()
-    await _drop(server_url, [name])
+    clones.drop(name)
 
 
 @pytest.fixture(autouse=True)
