@@ -36,10 +36,11 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from models.incidents import IncidentCreate
 from notifications import envelope
-from notifications.signing import Sealer, Signer, new_secret
+from notifications.signing import Signer
 from notifications.worker import WORKER_LOCK_CLASS
 from relief import db, incidents
 from relief.auth import SYSTEM
+from relief.sealing import Sealer, new_secret
 from relief.settings import Settings
 
 HOSTS = 250  # 127.0.0.1 … 127.0.0.250

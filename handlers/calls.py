@@ -9,7 +9,7 @@ from handlers.common import body, if_match, path_id, pool, principal, query, res
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
 from models.calls import Call, CallCreate, CallQuery, CallStatus, CallUpdate
-from models.common import ListQuery, Page
+from models.common import Input, Page
 from models.keys import Role
 from models.offers import Matches
 from relief import calls, incidents, matching
@@ -24,8 +24,10 @@ EVERYONE = "any key (organizations do not see drafts)"
 CALL_CREATE: TypeAdapter[CallCreate] = TypeAdapter(CallCreate)
 
 
-class MatchQuery(ListQuery):
-    limit: int = Field(default=20, ge=1, le=100)
+class MatchQuery(Input):
+    """Matches are a ranked top list, not pages: no cursor (one sent is an unknown parameter)."""
+
+    limit: int = Field(default=20, ge=1, le=100, description="How many of the best matches")
 
 
 async def _visible_call(request: web.Request) -> Call:

@@ -272,7 +272,18 @@ async def idempotent(
         headers["Location"] = outcome.location
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
+    version = _stored_version(outcome.body) if 200 <= outcome.status < 300 else None
+    if version is not None:
+        headers["ETag"] = etag(version)  # as respond() does: a stored response is the same resource
     return web.Response(body=outcome.body, status=outcome.status, headers=headers, content_type="application/json")
+
+
+def _stored_version(raw: bytes) -> int | None:
+    try:
+        version = json.loads(raw).get("version")
+    except (ValueError, AttributeError):
+        return None
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
 def created(model: BaseModel, location: str) -> idempotency.Response:

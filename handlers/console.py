@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handlers.common import body, pool, respond
+from handlers.common import PRINCIPAL, body, pool, respond
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
 from models.console import ConsoleConfig, ConsoleSession, SessionCreate
@@ -53,8 +53,8 @@ def _view(principal: auth.Principal, csrf_token: str, expires_at: datetime) -> C
                           csrf_token=csrf_token, expires_at=expires_at)
 
 
-@routes.post("/console/session", body=SessionCreate, response=ConsoleSession, public=True, errors=(401, 403, 422),
-             roles="anyone with a bureau key (admin, dispatcher, viewer)",
+@routes.post("/console/session", body=SessionCreate, response=ConsoleSession, public=True, database=True,
+             errors=(401, 403, 422), roles="anyone with a bureau key (admin, dispatcher, viewer)",
              headers={"Set-Cookie": "relief_session: HttpOnly, SameSite=Strict, Secure outside development"})
 async def sign_in(request: web.Request) -> web.Response:
     """Sign in to the console: the key becomes an HttpOnly session cookie."""
@@ -87,7 +87,7 @@ async def _signed(request: web.Request) -> sessions.Signed:
     return signed
 
 
-@routes.get("/console/session", response=ConsoleSession, public=True, errors=(401,),
+@routes.get("/console/session", response=ConsoleSession, public=True, database=True, errors=(401,),
             roles="the holder of a console session cookie")
 async def current_session(request: web.Request) -> web.Response:
     """The console session of this browser (to carry on after a reload)."""
@@ -95,7 +95,7 @@ async def current_session(request: web.Request) -> web.Response:
     return respond(_view(signed.principal, signed.csrf_token, signed.expires_at), headers={"Cache-Control": "no-store"})
 
 
-@routes.delete("/console/session", response=None, status=204, public=True, errors=(401, 403),
+@routes.delete("/console/session", response=None, status=204, public=True, database=True, errors=(401, 403),
                roles="the holder of a console session cookie, with its X-CSRF-Token")
 async def sign_out(request: web.Request) -> web.Response:
     """Sign out: the session ends on the server and the cookie is cleared."""
@@ -127,9 +127,21 @@ async def public_page(request: web.Request) -> web.StreamResponse:
     return await _page("public.html")
 
 
+# Production is served over TLS (at the service or its proxy): browsers are told to keep to https.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.app[SETTINGS].production:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    api = request.path.startswith(("/v1/", "/console/"))  # the console's own files may be cached as usual
+    if request.get(PRINCIPAL) is not None or "Authorization" in request.headers or (
+        api and SESSION_COOKIE in request.cookies
+    ):
+        # What a key or a session reads is for that caller alone: no shared cache or browser may keep it.
+        response.headers.setdefault("Cache-Control", "no-store")
 
 
 def setup(app: web.Application) -> None:

@@ -9,7 +9,7 @@ from handlers.routing import Routes
 from models.common import Page
 from models.events import Event, EventQuery
 from models.keys import Role
-from relief import events
+from relief import events, masking
 
 routes = Routes("events")
 
@@ -24,6 +24,7 @@ async def list_events(request: web.Request) -> web.Response:
     async with pool(request).acquire() as conn:
         page = await events.list_events(
             conn,
+            audience=masking.Audience.of(caller),
             limit=params.limit,
             cursor=params.cursor,
             incident_id=params.incident_id,

@@ -11,7 +11,7 @@ from models.common import Page
 from models.events import Event, IncidentEventQuery
 from models.incidents import Incident, IncidentCreate, IncidentQuery, IncidentUpdate
 from models.keys import Role
-from relief import events, incidents
+from relief import events, incidents, masking
 
 routes = Routes("incidents")
 
@@ -108,6 +108,7 @@ async def incident_events(request: web.Request) -> web.Response:
     incident = await _get(request)
     async with pool(request).acquire() as conn:
         page = await events.list_events(
-            conn, limit=params.limit, cursor=params.cursor, incident_id=incident.id, type=params.type
+            conn, audience=masking.Audience.of(caller), limit=params.limit, cursor=params.cursor,
+            incident_id=incident.id, type=params.type,
         )
     return respond(page)

@@ -43,7 +43,7 @@ async def create_key(request: web.Request) -> web.Response:
         created = await keys.create(
             conn, actor=caller, name=data.name, role=data.role, organization_id=organization_id
         )
-    return respond(created, status=201, headers={"Cache-Control": "no-store"})
+    return respond(created, status=201, headers={"Cache-Control": "no-store", "Location": f"/v1/keys/{created.id}"})
 
 
 @routes.get("/v1/keys", query=KeyQuery, response=Page[Key], roles=WHO, errors=(403, 422))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 
 import asyncpg
@@ -10,9 +11,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from handlers.problems import HttpProblem
 from handlers.routing import Routes
 from relief import db, deliveries
-from relief.app_keys import POOL
+from relief.app_keys import POOL, SETTINGS
 
 routes = Routes("system")
 
@@ -54,6 +56,11 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_PoolCollector(app))
+        # Refusals by which limit refused: "key" (requests per API key) or "auth_failures" (per address).
+        self.rate_limited = Counter("relief_rate_limited", "Requests refused with 429 by a rate limit",
+                                    ["limit"], registry=self.registry)
+        for limit in ("key", "auth_failures"):
+            self.rate_limited.labels(limit)  # shown as 0 from the start, so a dashboard's rate() has a base
         # Webhook delivery, read at scrape time: a stalled or missing worker shows as a growing lag.
         self.outbox = Gauge("relief_webhook_outbox_events", "Committed events not yet fanned out",
                             registry=self.registry)
@@ -71,10 +78,27 @@ class Metrics:
 METRICS = web.AppKey("metrics", Metrics)
 
 
-@routes.get("/metrics", public=True, response=None, content_type="text/plain",
+def _require_scraper(request: web.Request) -> None:
+    """With RELIEF_METRICS_TOKEN set, only a scraper sending it reads /metrics; without one, it is open in
+    development and not served in production (route names, volumes and backlogs are not for everyone)."""
+    settings = request.app[SETTINGS]
+    if settings.metrics_token is None:
+        if settings.production:
+            raise HttpProblem("not-found", "/metrics is served only with RELIEF_METRICS_TOKEN set")
+        return
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    expected = settings.metrics_token.get_secret_value()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), expected.encode()):
+        raise HttpProblem("unauthorized", "send the metrics token as Authorization: Bearer …",
+                          headers={"WWW-Authenticate": 'Bearer realm="relief-metrics"'})
+
+
+@routes.get("/metrics", public=True, response=None, content_type="text/plain", errors=(401, 404),
+            roles="a scraper with RELIEF_METRICS_TOKEN (Bearer), when set; in development, anyone when unset",
             summary="Prometheus metrics: requests by route and status, latency, pool usage")
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus metrics."""
+    _require_scraper(request)
     recorded = request.app[METRICS]
     try:
         async with request.app[POOL].acquire(timeout=2) as conn:

@@ -29,6 +29,9 @@ OPERATIONS = web.AppKey("operations", dict)  # aiohttp route → Operation
 class NoBody(Input):
     """What an action without a body accepts if a client sends one: {}."""
 RETRY_AFTER_SECONDS = 5
+# Methods whose handlers only read (RFC 9110 §9.2.1), so running one twice changes nothing.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRY_PAUSE_SECONDS = 0.05
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -82,9 +85,26 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def problem_details(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error as RFC 9457 problem+json; only our own faults are logged with a traceback."""
+    """Every error as RFC 9457 problem+json; only our own faults are logged with a traceback.
+
+    A database that went away is an outage, not a fault: 503 + Retry-After and a warning, never a
+    500 (db.unavailable() decides). A read whose connection died under it is run once more, on a
+    fresh connection, so a routine restart costs a reader nothing. Writes are not re-run here: a
+    handler may have committed one transaction before the one that failed, or the failure may have
+    come after COMMIT was sent, and only the client, resending with its Idempotency-Key, can make a
+    second attempt safe; so a write gets the 503.
+    """
     try:
-        return await handler(request)
+        try:
+            return await handler(request)
+        except Exception as exc:
+            if not db.connection_died(exc) or request.method not in SAFE_METHODS:
+                raise
+            # The pause lets asyncpg read the close of the other connections the restart ended, so
+            # the pool reconnects instead of handing the retry the next dead one.
+            log.warning("database_retried", error=str(exc) or type(exc).__name__, method=request.method)
+            await asyncio.sleep(RETRY_PAUSE_SECONDS)
+            return await handler(request)
     except HttpProblem as exc:
         return problems.response(
             request, status=exc.status, slug=exc.slug, detail=exc.detail, headers=exc.headers, **exc.extra
@@ -119,24 +139,15 @@ async def problem_details(request: web.Request, handler: Handler) -> web.StreamR
         return problems.response(
             request, status=422, slug="validation-failed", detail=f"a value cannot be stored: {exc}"
         )
-    except db.UNAVAILABLE_ERRORS as exc:
-        log.warning("database_unavailable", error=str(exc) or type(exc).__name__)
-        return problems.response(
-            request,
-            status=503,
-            detail="the database is unreachable; retry shortly",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-    except asyncpg.exceptions.InterfaceError as exc:
-        # A connection that broke mid-use ("connection is closed"): the pool replaces it.
-        log.warning("database_connection_lost", error=str(exc))
-        return problems.response(
-            request,
-            status=503,
-            detail="the database connection was lost; retry shortly",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-    except Exception:
+    except Exception as exc:
+        if db.unavailable(exc):
+            log.warning("database_unavailable", error=str(exc) or type(exc).__name__)
+            return problems.response(
+                request,
+                status=503,
+                detail="the database is unreachable or was restarted; retry shortly",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         log.exception("unhandled_error", method=request.method, path=request.path)
         return problems.response(
             request, status=500, detail="an internal error occurred; quote the request_id when reporting it"

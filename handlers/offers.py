@@ -15,7 +15,7 @@ from relief.errors import Forbidden
 routes = Routes("offers")
 
 
-@routes.post("/v1/incidents/{id}/offers", body=OfferCreate, response=Offer, status=201,
+@routes.post("/v1/incidents/{id}/offers", body=OfferCreate, response=Offer, status=201, location=False,
              roles="an approved organization", errors=(403, 404, 409, 422))
 async def create_offer(request: web.Request) -> web.Response:
     """Offer capacity (money, goods or people) to an incident without a call (offer.created)."""

@@ -14,11 +14,46 @@ from handlers.routing import Operation
 from models.common import Problem
 
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No content", 400: "Malformed request", 401: "Unauthorized",
-    403: "Forbidden", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
-    412: "Precondition failed", 413: "Payload too large", 415: "Unsupported media type",
-    422: "Validation failed", 428: "Precondition required", 503: "Database unavailable",
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 400: "Malformed request",
+    401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+    408: "The body did not arrive in time", 409: "Conflict", 412: "Precondition failed",
+    413: "Payload too large", 415: "Unsupported media type", 422: "Validation failed",
+    428: "Precondition required", 429: "Too many requests", 503: "Database unavailable",
 }
+
+# What If-Match and Idempotency-Key may hold: what handlers/common.py parses, and nothing it refuses.
+_ENTITY_TAG = r'(?:W/)?"[!#-+\--~]*"'
+IF_MATCH_PATTERN = rf"^(?:\*|{_ENTITY_TAG}(?: *, *{_ENTITY_TAG})*)$"
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
+
+_SECONDS = {"type": "string", "pattern": "^[0-9]+$"}
+RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": _SECONDS}
+# The IETF draft's headers (draft-ietf-httpapi-ratelimit-headers), as handlers/ratelimits.py sends them.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "Requests the key may make in a burst",
+    "RateLimit-Remaining": "Requests left in the current burst",
+    "RateLimit-Reset": "Seconds until the burst is full again",
+}
+
+
+def _header(description: str, schema: dict[str, Any] | None = None, *, required: bool = True) -> dict[str, Any]:
+    return {"description": description, "required": required, "schema": schema or {"type": "string"}}
+
+
+def _rate_limited() -> dict[str, Any]:
+    headers = {"Retry-After": {**RETRY_AFTER, "required": True}}
+    for name, description in RATE_LIMIT_HEADERS.items():
+        headers[name] = _header(description, _SECONDS, required=False)
+    headers["RateLimit-Policy"] = _header("The limit that applies, e.g. 100;w=2", required=False)
+    return headers
+
+
+def _has_version(model: Any) -> bool:
+    """Read models with an integer `version` are answered with their ETag (handlers/common.respond)."""
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return False
+    found = model.model_fields.get("version")
+    return found is not None and found.annotation in (int, "int")
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
@@ -45,10 +80,67 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[d
 
 
 def _problem_response(status: int) -> dict[str, Any]:
-    return {
+    response: dict[str, Any] = {
         "description": _STATUS_TEXT.get(status, "Error"),
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+    if status == 429:
+        response["headers"] = _rate_limited()
+    elif status == 503:
+        response["headers"] = {"Retry-After": {**RETRY_AFTER, "required": True}}
+    elif status == 401:
+        response["headers"] = {"WWW-Authenticate": _header('Bearer realm="relief"', required=False)}
+    return response
+
+
+def _success(op: Operation, status: int, refs: dict[tuple[Any, str], Any]) -> dict[str, Any]:
+    """A 2xx response with its body and the headers the server sends with it."""
+    success: dict[str, Any] = {"description": _STATUS_TEXT.get(status, "OK")}
+    if status == 200 and op.status == 201:
+        success["description"] = "Already there: the existing resource"
+    if op.response is not None:
+        success["content"] = {op.content_type: {"schema": refs[(op.response, "serialization")]}}
+    elif op.content_type != "application/json":
+        success["content"] = {op.content_type: {"schema": {"type": "string"}}}
+    headers: dict[str, Any] = {}
+    if _has_version(op.response) and status != 204:
+        headers["ETag"] = _header('The version, to send back in If-Match, e.g. "3"', {"type": "string"})
+    if op.status == 201 and op.location:
+        headers["Location"] = _header("Where the created (or existing) resource is read", {"type": "string"})
+    if op.idempotent or op.idempotency_optional:
+        headers["Idempotency-Key"] = _header("The key this response is stored under, when one was sent",
+                                             required=False)
+        headers["Idempotent-Replayed"] = _header("Present when this is the stored first response",
+                                                 {"type": "string", "enum": ["true"]}, required=False)
+    for name, description in op.headers.items():
+        if not description.startswith("(request)"):
+            headers[name] = _header(description, required=False)
+    if headers:
+        success["headers"] = headers
+    return success
+
+
+def _errors(op: Operation) -> set[int]:
+    """Every error status the operation can answer, from what it declares and what the stack adds."""
+    errors = set(op.errors) | {429}  # rate limits apply to every operation (handlers/ratelimits.py)
+    if not op.public:
+        errors |= {401}
+    if op.uses_database:
+        errors |= {503}
+    if re.search(r"{\w+}", op.path):
+        errors |= {404}  # a path id that is not a UUID, or names nothing the caller may see
+    takes_body = op.body is not None or op.method in ("POST", "PATCH", "PUT")
+    if takes_body:
+        # Actions without a body still read one if it is sent (it must be {}): the same refusals,
+        # and the body deadline (408) applies to every body.
+        errors |= {400, 408, 413, 415, 422}
+    if op.query is not None:
+        errors |= {422}
+    if op.if_match:
+        errors |= {400, 412, 428}
+    if op.idempotent or op.idempotency_optional:
+        errors |= {400, 409, 422}
+    return errors
 
 
 def build(operations: list[Operation]) -> dict[str, Any]:
@@ -88,45 +180,32 @@ def build(operations: list[Operation]) -> dict[str, Any]:
             item["parameters"] += _query_parameters(op.query, schemas)
         if op.if_match:
             item["parameters"].append({
-                "name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
-                "description": 'The ETag from your last read, e.g. "3"',
+                "name": "If-Match", "in": "header", "required": True,
+                "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+                "description": 'The ETag from your last read, e.g. "3" (or *)',
             })
-        if op.idempotent:
+        if op.idempotent or op.idempotency_optional:
             item["parameters"].append({
-                "name": "Idempotency-Key", "in": "header", "required": True,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "name": "Idempotency-Key", "in": "header", "required": op.idempotent,
+                "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
                 "description": "Unique per create, kept 24 h: a retry with the same key and body replays the "
                 "first response (Idempotent-Replayed: true); the same key with another body is a 422.",
             })
+        for name, description in op.headers.items():
+            if description.startswith("(request)"):
+                item["parameters"].append({
+                    "name": name, "in": "header", "required": False, "schema": {"type": "string"},
+                    "description": description.removeprefix("(request)").strip(),
+                })
         if op.body is not None:
             item["requestBody"] = {
                 "required": op.body_required,
                 "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
             }
-        success: dict[str, Any] = {"description": _STATUS_TEXT.get(op.status, "OK")}
-        if op.response is not None:
-            success["content"] = {op.content_type: {"schema": refs[(op.response, "serialization")]}}
-        elif op.content_type != "application/json":
-            success["content"] = {op.content_type: {"schema": {"type": "string"}}}
-        if op.idempotent:
-            success["headers"] = {
-                "Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]},
-                                        "description": "Present when this is the stored first response"},
-            }
-        item["responses"][str(op.status)] = success
-        errors = set(op.errors)
-        if not op.public:
-            errors |= {401, 503}
-            item["security"] = [{"bearerAuth": []}]
-        else:
-            item["security"] = []
-        if op.body is not None:
-            errors |= {400, 413, 415, 422}
-        if op.query is not None:
-            errors |= {422}
-        if op.idempotent:
-            errors |= {400, 409, 422}
-        for status in sorted(errors):
+        for status in (op.status, *op.also):
+            item["responses"][str(status)] = _success(op, status, refs)
+        item["security"] = [] if op.public else [{"bearerAuth": []}]
+        for status in sorted(_errors(op)):
             item["responses"][str(status)] = _problem_response(status)
         if not item["parameters"]:
             del item["parameters"]
@@ -138,7 +217,9 @@ def build(operations: list[Operation]) -> dict[str, Any]:
             "title": "Relief API",
             "version": relief.__version__,
             "description": (
-                "Disaster relief coordination for a civil-affairs bureau. Errors are RFC 9457 problem "
+                "Disaster relief coordination for a civil-affairs bureau. Text never holds U+0000 (PostgreSQL "
+                "cannot store it: 422). Every operation may answer 429 with Retry-After when a key, or an "
+                "address failing to authenticate, is over its rate limit. Errors are RFC 9457 problem "
                 "details; problem types: "
                 + ", ".join(f"`{slug}` ({status})" for slug, (status, _, _) in PROBLEM_TYPES.items())
                 + "."

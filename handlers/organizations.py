@@ -10,7 +10,7 @@ from handlers.common import body, if_match, path_id, pool, principal, query, res
 from handlers.keys import require_key_manager
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
-from models.common import Page, mask_phone
+from models.common import Page
 from models.keys import KeyCreated, OrganizationKeyCreate, Role
 from models.organizations import (
     Organization,
@@ -18,7 +18,7 @@ from models.organizations import (
     OrganizationQuery,
     OrganizationUpdate,
 )
-from relief import keys, organizations
+from relief import keys, masking, organizations
 from relief.auth import Principal
 from relief.errors import Forbidden
 
@@ -32,11 +32,8 @@ def _may_read(caller: Principal, organization_id: UUID) -> bool:
 
 
 def _shown(caller: Principal, organization: Organization) -> Organization:
-    """Contact phones are for dispatchers and the organization itself (DESIGN.md invariant 10)."""
-    if caller.at_least(Role.dispatcher) or caller.owns(organization.id) or not organization.contact.phone:
-        return organization
-    contact = organization.contact.model_copy(update={"phone": mask_phone(organization.contact.phone)})
-    return organization.model_copy(update={"contact": contact})
+    """Contact phones by the one masking rule (relief/masking.py)."""
+    return masking.shown_model("organization", organization, masking.Audience.of(caller))
 
 
 def _not_found(organization_id: UUID) -> HttpProblem:
@@ -147,7 +144,7 @@ async def create_organization_key(request: web.Request) -> web.Response:
         created = await keys.create(
             conn, actor=caller, name=data.name, role=Role.organization, organization_id=organization_id
         )
-    return respond(created, status=201, headers={"Cache-Control": "no-store"})
+    return respond(created, status=201, headers={"Cache-Control": "no-store", "Location": f"/v1/keys/{created.id}"})
 
 
 __all__ = ["routes"]

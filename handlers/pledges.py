@@ -17,7 +17,7 @@ from handlers.common import (
 )
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
-from models.common import Page, mask_phone
+from models.common import Page
 from models.keys import Role
 from models.pledges import (
     CallPledgeQuery,
@@ -27,7 +27,7 @@ from models.pledges import (
     PledgeQuery,
     PledgeReject,
 )
-from relief import calls, pledges
+from relief import calls, masking, pledges
 from relief.errors import Forbidden
 
 routes = Routes("pledges")
@@ -35,16 +35,9 @@ routes = Routes("pledges")
 OWN_OR_STAFF = "admin, dispatcher, viewer; an organization: its own pledges"
 
 
-def _masked_lead(pledge: Pledge, *, show: bool) -> Pledge:
-    """Team leads' phones are for dispatchers and the pledging organization only (DESIGN.md inv. 10)."""
-    if show or not pledge.lead or not pledge.lead.get("phone"):
-        return pledge
-    return pledge.model_copy(update={"lead": {**pledge.lead, "phone": mask_phone(pledge.lead["phone"])}})
-
-
 def _shown(request: web.Request, pledge: Pledge) -> Pledge:
-    caller = principal(request)
-    return _masked_lead(pledge, show=caller.at_least(Role.dispatcher) or caller.owns(pledge.organization_id))
+    """Team leads' phones by the one masking rule (relief/masking.py)."""
+    return masking.shown_model("pledge", pledge, masking.Audience.of(principal(request)))
 
 
 @routes.post("/v1/calls/{id}/pledges", body=PledgeCreate, response=Pledge, status=201, idempotent=True,

@@ -35,10 +35,20 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
         "A request with this Idempotency-Key is still running; retry after it finishes.",
     ),
     "precondition-failed": (412, "Precondition failed", "`If-Match` names an old version; fetch the resource again."),
+    "request-timeout": (
+        408,
+        "Request timeout",
+        "The body did not arrive within the deadline (RELIEF_BODY_TIMEOUT, 30 s); the connection is closed.",
+    ),
     "payload-too-large": (413, "Payload too large", "The body is over the size limit (1 MiB)."),
     "unsupported-media-type": (415, "Unsupported media type", "A body must be sent as application/json."),
     "validation-failed": (422, "Validation failed", "`errors[]` lists each field at fault by JSON pointer."),
     "precondition-required": (428, "Precondition required", "Updates need `If-Match` with the resource's ETag."),
+    "rate-limited": (
+        429,
+        "Too many requests",
+        "A rate limit is spent (per API key, or failed sign-ins per address); retry after `Retry-After` seconds.",
+    ),
     "internal-error": (500, "Internal error", "A fault of ours; the request id finds it in the logs."),
     "unavailable": (503, "Service unavailable", "The database is unreachable; retry after `Retry-After` seconds."),
 }

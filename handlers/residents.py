@@ -42,7 +42,7 @@ def _shown(request: web.Request, resident: Resident) -> Resident:
 
 
 @routes.post("/v1/incidents/{id}/residents", body=ResidentCreate, response=ResidentRegistered, status=201,
-             roles=DISPATCHERS, errors=(403, 404, 409, 422),
+             also=(200,), idempotency_optional=True, roles=DISPATCHERS, errors=(403, 404, 409, 422),
              summary="Register an evacuated resident (201); the same ID number again gives 200 with the existing "
                      "resident and \"duplicate\": true" + OPTIONAL_KEY)
 async def register_resident(request: web.Request) -> web.Response:
@@ -137,7 +137,7 @@ async def return_resident(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/incidents/{id}/evacuations", body=EvacuationCreate, response=Evacuation, status=201,
-             roles=DISPATCHERS, errors=(403, 404, 409, 422),
+             idempotency_optional=True, roles=DISPATCHERS, errors=(403, 404, 409, 422),
              summary="Record a head count evacuated (evacuation.recorded); centralized fills the shelter, "
                      "409 past its capacity" + OPTIONAL_KEY)
 async def record_evacuation(request: web.Request) -> web.Response:

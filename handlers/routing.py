@@ -23,14 +23,23 @@ class Operation:
     body_required: bool = True
     response: Any = None  # a model class, or None for an empty response
     status: int = 200
+    also: tuple[int, ...] = ()  # other success statuses with the same body, e.g. 200 for a duplicate
     public: bool = False  # no API key needed
     roles: str = ""  # who may call it, for the docs
     errors: tuple[int, ...] = ()
     query: type[BaseModel] | None = None
     if_match: bool = False  # needs If-Match (PATCH)
     idempotent: bool = False  # needs Idempotency-Key; replays with Idempotent-Replayed: true
+    idempotency_optional: bool = False  # takes an Idempotency-Key if sent (the same replay rules)
+    location: bool = True  # a 201 names what it created in Location (False where there is no URL for it)
+    database: bool | None = None  # touches the database (so may answer 503); default: not public
     content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)  # response headers, name → description
+    # Response headers, name → description; a description starting "(request)" is a request header.
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uses_database(self) -> bool:
+        return (not self.public) if self.database is None else self.database
 
 
 class Routes:

@@ -21,7 +21,7 @@ from handlers.common import path_id, pool, principal
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
 from notifications import envelope
-from relief import db, events, incidents
+from relief import db, events, incidents, masking
 
 log = structlog.get_logger("relief.stream")
 
@@ -90,8 +90,8 @@ def setup(app: web.Application, database_url: str) -> None:
     app.on_shutdown.append(closing)
 
 
-def _message(position: str, row: asyncpg.Record) -> bytes:
-    data = {**envelope.document(row), "entity": {"type": row["entity_type"], "id": str(row["entity_id"])}}
+def _message(position: str, row: asyncpg.Record, audience: masking.Audience) -> bytes:
+    data = {**envelope.document(row, audience), "entity": {"type": row["entity_type"], "id": str(row["entity_id"])}}
     return f"id: {position}\nevent: {data['type']}\ndata: {db.dumps(data)}\n\n".encode()
 
 
@@ -112,6 +112,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         await incidents.require(conn, incident_id)
         position = resume or await events.current_head(conn)
     owner = None if caller.is_staff else caller.organization_id
+    audience = masking.Audience.of(caller)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no",
     })
@@ -129,8 +130,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
                     conn, incident_id=incident_id, position=position, owner=owner, staff=caller.is_staff
                 )
             for message_position, row in found:
-                await response.write(_message(message_position, row))
-        except (*db.UNAVAILABLE_ERRORS, ConnectionError) as exc:
+                await response.write(_message(message_position, row, audience))
+        except Exception as exc:
+            if not db.unavailable(exc):  # an outage, or the browser's socket (an OSError) gone
+                raise
             # The response has begun: no problem document can follow. End the stream; EventSource
             # reconnects with Last-Event-ID and misses nothing.
             log.warning("stream_ended", error=str(exc) or type(exc).__name__)

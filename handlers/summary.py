@@ -26,7 +26,7 @@ async def incident_summary(request: web.Request) -> web.Response:
     return respond(figures)
 
 
-@routes.get("/v1/public/incidents/{id}", public=True, response=PublicIncident, errors=(404,),
+@routes.get("/v1/public/incidents/{id}", public=True, database=True, response=PublicIncident, errors=(404,),
             summary="Public transparency figures: aggregates and organization names, no personal data")
 async def public_incident(request: web.Request) -> web.Response:
     """Public transparency figures."""

@@ -26,7 +26,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-@routes.get("/readyz", public=True, response=Health, errors=(503,))
+@routes.get("/readyz", public=True, database=True, response=Health, errors=(503,))
 async def readyz(request: web.Request) -> web.Response:
     """The database answers: 200, or 503 with Retry-After while it does not."""
     try:

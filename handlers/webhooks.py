@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from aiohttp import web
 
 from handlers.common import body, if_match, path_id, pool, principal, query, respond
@@ -17,11 +19,13 @@ from models.webhooks import (
     WebhookWithSecret,
 )
 from notifications import addresses
-from notifications.signing import Sealer
-from relief import deliveries, webhooks
+from relief import deliveries, masking, webhooks
 from relief.app_keys import SETTINGS
+from relief.sealing import Sealer
 
 routes = Routes("webhooks")
+
+W = TypeVar("W", bound=Webhook)
 
 OWNERS = "an approved organization (its own); admin, dispatcher (the bureau's)"
 READERS = "an organization: its own; admin, dispatcher, viewer: all"
@@ -36,6 +40,11 @@ async def _destination(request: web.Request, url: str) -> str:
     return await addresses.check_url(
         url, allow_private=settings.webhook_allow_private, require_https=settings.production
     )
+
+
+def _shown(request: web.Request, webhook: W) -> W:
+    """URLs' query strings by the one masking rule (relief/masking.py): for the owner only."""
+    return masking.shown_model("webhook", webhook, masking.Audience.of(principal(request)))
 
 
 def _sealer(request: web.Request) -> Sealer:
@@ -65,7 +74,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
             conn, actor=caller, limit=params.limit, cursor=params.cursor, status=params.status,
             organization_id=params.organization_id,
         )
-    return respond(page)
+    return respond(page.model_copy(update={"items": [_shown(request, item) for item in page.items]}))
 
 
 @routes.get("/v1/webhooks/{id}", response=Webhook, roles=READERS, errors=(404,))
@@ -73,7 +82,7 @@ async def get_webhook(request: web.Request) -> web.Response:
     """Read one subscription (never its secret)."""
     caller, webhook_id = principal(request), path_id(request)
     async with pool(request).acquire() as conn:
-        return respond(await webhooks.get(conn, actor=caller, webhook_id=webhook_id))
+        return respond(_shown(request, await webhooks.get(conn, actor=caller, webhook_id=webhook_id)))
 
 
 @routes.patch("/v1/webhooks/{id}", body=WebhookUpdate, response=Webhook, if_match=True, roles=OWNERS,
@@ -91,7 +100,7 @@ async def update_webhook(request: web.Request) -> web.Response:
         updated = await webhooks.update(
             conn, actor=caller, webhook_id=webhook_id, version=version, data=data, destination=destination
         )
-    return respond(updated)
+    return respond(_shown(request, updated))
 
 
 @routes.delete("/v1/webhooks/{id}", response=None, status=204, roles=OPERATORS, errors=(403, 404))
@@ -117,7 +126,8 @@ async def pause_webhook(request: web.Request) -> web.Response:
     """Hold deliveries (they wait and go out on resume)."""
     caller, webhook_id = principal(request), path_id(request)
     async with pool(request).acquire() as conn:
-        return respond(await webhooks.set_status(conn, actor=caller, webhook_id=webhook_id, action="pause"))
+        return respond(_shown(request, await webhooks.set_status(conn, actor=caller, webhook_id=webhook_id,
+                                                                 action="pause")))
 
 
 @routes.post("/v1/webhooks/{id}/resume", response=Webhook, roles=OPERATORS, errors=(403, 404, 409))
@@ -125,7 +135,8 @@ async def resume_webhook(request: web.Request) -> web.Response:
     """Send again: a paused subscription, or one disabled after failures or a 410."""
     caller, webhook_id = principal(request), path_id(request)
     async with pool(request).acquire() as conn:
-        return respond(await webhooks.set_status(conn, actor=caller, webhook_id=webhook_id, action="resume"))
+        return respond(_shown(request, await webhooks.set_status(conn, actor=caller, webhook_id=webhook_id,
+                                                                 action="resume")))
 
 
 @routes.post("/v1/webhooks/{id}/test", response=Delivery, status=202, roles=OWNERS, errors=(403, 404))

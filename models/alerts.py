@@ -109,9 +109,17 @@ class CapStatus(StrEnum):
     Test = "Test"
 
 
-_NUMBER = r"-?\d{1,3}(?:\.\d+)?"
+# ASCII digits only ([0-9], not \d, which in Python also takes "١٢٣"): the CAP schema's decimals are
+# ASCII, and what is accepted here is copied into the CAP document as written.
+_NUMBER = r"-?[0-9]{1,3}(?:\.[0-9]+)?"
 _POINT = re.compile(rf"^({_NUMBER}),({_NUMBER})$")
-_RADIUS = re.compile(r"^\d{1,5}(?:\.\d+)?$")
+_RADIUS = re.compile(r"^[0-9]{1,5}(?:\.[0-9]+)?$")
+# The same rules for the OpenAPI schema, latitude and longitude ranges included (-90..90, -180..180).
+_LAT = r"-?(?:90(?:\.0+)?|[1-8]?[0-9](?:\.[0-9]+)?)"
+_LON = r"-?(?:180(?:\.0+)?|(?:1[0-7][0-9]|[1-9]?[0-9])(?:\.[0-9]+)?)"
+_POINT_TEXT = rf"{_LAT},{_LON}"
+CIRCLE_PATTERN = rf"^ *{_POINT_TEXT} +[0-9]{{1,5}}(?:\.[0-9]+)? *$"
+POLYGON_PATTERN = rf"^ *{_POINT_TEXT}(?: +{_POINT_TEXT}){{3,}} *$"
 
 
 def _point(text: str) -> str:
@@ -128,7 +136,7 @@ def _point(text: str) -> str:
 
 
 def _polygon(value: str) -> str:
-    points = [_point(p) for p in value.split()]
+    points = [_point(p) for p in value.split(" ") if p]  # spaces only: CAP separates points by one
     if len(points) < 4:
         raise ValueError("a CAP polygon has at least 4 points (the first repeated last), e.g. "
                          "'31.3,120.5 31.4,120.6 31.2,120.7 31.3,120.5'")
@@ -138,7 +146,7 @@ def _polygon(value: str) -> str:
 
 
 def _circle(value: str) -> str:
-    center, _, radius = value.strip().partition(" ")
+    center, _, radius = value.strip(" ").partition(" ")
     radius = radius.strip()
     if not _RADIUS.match(radius):
         raise ValueError("a CAP circle is 'latitude,longitude radius' with the radius in km, e.g. '31.3,120.6 5'")
@@ -155,10 +163,11 @@ class Area(Input):
 
     description: AreaDescription
     polygon: str | None = Field(
-        default=None, max_length=20_000,
+        default=None, max_length=20_000, json_schema_extra={"pattern": POLYGON_PATTERN},
         description="CAP polygon: 'lat,lon lat,lon …', at least 4 points, the first repeated last",
     )
-    circle: str | None = Field(default=None, max_length=100, description="CAP circle: 'lat,lon radius_km'")
+    circle: str | None = Field(default=None, max_length=100, json_schema_extra={"pattern": CIRCLE_PATTERN},
+                               description="CAP circle: 'lat,lon radius_km'")
     geocodes: list[Geocode] = Field(default_factory=list, max_length=100)
 
     @field_validator("polygon")

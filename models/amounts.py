@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from models.catalogue import CURRENCIES, minor_units
+
+# What a number written as a string may look like: ASCII digits and one decimal point. Decimal()
+# would also take "1_000", Arabic-Indic "١٢٣", full-width "１２３", spaces and exponents; a ledger
+# should hold what every other system reads the same way.
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_DECIMAL_HINT = 'write it with the ASCII digits 0-9 and at most one ".", e.g. "1000.50" (no separators or spaces)'
 
 
 def _no_float(value: object) -> object:
@@ -17,6 +24,8 @@ def _no_float(value: object) -> object:
         raise ValueError("send the number as a JSON number or a decimal string, not a float")
     if isinstance(value, bool):
         raise ValueError("expected a number")
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        raise ValueError(f"not a decimal number: {_DECIMAL_HINT}")
     return value
 
 
@@ -33,22 +42,61 @@ _Exact = Annotated[
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
 ]
 
-Quantity = Annotated[_Exact, Field(gt=0, max_digits=18, decimal_places=4)]
+# pydantic cannot carry gt/max_digits/decimal_places through the validators above into the JSON
+# schema (it writes them as unknown keywords), so the schema of each input type is written out here,
+# saying what the validators enforce: at most 14 digits before the point and 4 after it (leading
+# zeros aside).
+_WHOLE = r"[0-9]{1,14}"
+_FRACTION = r"(?:\.[0-9]{1,4}0*)?"  # trailing zeros do not count as decimal places
+
+
+def _decimal_schema(*, positive: bool) -> dict[str, Any]:
+    bound = "exclusiveMinimum" if positive else "minimum"
+    # Positive: some digit other than 0, before the point or after it.
+    text = (rf"^(?=[0-9.]*[1-9])0*{_WHOLE}{_FRACTION}$" if positive else rf"^0*{_WHOLE}{_FRACTION}$")
+    return {
+        "anyOf": [
+            {"type": "number", bound: 0, "exclusiveMaximum": 1e14, "multipleOf": 0.0001},
+            {"type": "string", "pattern": text},
+        ],
+        "description": "A JSON number or a decimal string of ASCII digits; at most 14 digits before the "
+        "point and 4 after it",
+    }
+
+
+Quantity = Annotated[
+    _Exact, Field(gt=0, max_digits=18, decimal_places=4), WithJsonSchema(_decimal_schema(positive=True))
+]
 """A positive quantity of goods, people or money; up to 4 decimal places."""
 
-Amount = Annotated[_Exact, Field(gt=0, max_digits=18, decimal_places=4)]
-NonNegative = Annotated[_Exact, Field(ge=0, max_digits=18, decimal_places=4)]
+Amount = Quantity
+NonNegative = Annotated[
+    _Exact, Field(ge=0, max_digits=18, decimal_places=4), WithJsonSchema(_decimal_schema(positive=False))
+]
 Counter = _Exact
 """A counter as the API shows it: a decimal string."""
 
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
 
-def _no_bool(value: object) -> object:
+
+def whole_number(value: object) -> object:
+    """Refuse what int() would stretch into a whole number: true, "1_000", "١٢٣", "１２３"."""
     if isinstance(value, bool):
-        raise ValueError("expected a whole number of people")
+        raise ValueError("expected a whole number")
+    if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value):
+        raise ValueError("not a whole number: write it with the ASCII digits 0-9 (no separators or spaces)")
     return value
 
 
-Headcount = Annotated[int, BeforeValidator(_no_bool), Field(gt=0, le=100_000)]
+def whole(minimum: int, maximum: int, description: str | None = None) -> Any:
+    """A whole number in [minimum, maximum], with a JSON schema that says so."""
+    schema: dict[str, Any] = {"type": "integer", "minimum": minimum, "maximum": maximum}
+    if description:
+        schema["description"] = description
+    return Annotated[int, BeforeValidator(whole_number), Field(ge=minimum, le=maximum), WithJsonSchema(schema)]
+
+
+Headcount = whole(1, 100_000)
 """A number of people: a positive whole number (true is not one)."""
 
 

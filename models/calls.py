@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from models.amounts import Amount, Counter, Currency, Headcount, Quantity, check_money
 from models.catalogue import Skill
-from models.common import Input, ListQuery, LongText, Output, Patch, Timestamp
+from models.common import Input, Latitude, ListQuery, Longitude, LongText, Output, Patch, Timestamp
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Item = Annotated[
@@ -47,8 +47,8 @@ class Place(Input):
     """Where to deliver goods or report for duty."""
 
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: Latitude | None = None
+    lon: Longitude | None = None
     contact: Annotated[str, StringConstraints(max_length=200)] | None = None
 
     @model_validator(mode="after")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 # GB 32100-2015: 31 characters (digits and capitals without I, O, S, V, Z) and the weights of
 # positions 1–17; the 18th character is the check character.
@@ -55,4 +55,12 @@ def _strip_upper(value: object) -> object:
 
 
 CreditCode = Annotated[str, BeforeValidator(_strip_upper), AfterValidator(check_credit_code)]
-Region = Annotated[str, AfterValidator(check_region)]
+# The schema's pattern is check_region's rule (6 ASCII digits, the first two 11–82); the validator
+# stays for its messages.
+REGION_PATTERN = r"^(?:1[1-9]|[2-7][0-9]|8[0-2])[0-9]{4}$"
+Region = Annotated[
+    str,
+    AfterValidator(check_region),
+    WithJsonSchema({"type": "string", "pattern": REGION_PATTERN,
+                    "description": "A 6-digit administrative division code (GB/T 2260), e.g. 320500"}),
+]

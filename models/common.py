@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
     ValidationInfo,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 T = TypeVar("T")
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Text is stripped before its length is checked, so blank text is refused: the pattern (\S somewhere)
+# says so in the schema; it never fires on the server, where min_length does.
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
+
+
 def _storable(value: datetime) -> datetime:
     # PostgreSQL stores years 4713 BC–294276 AD, Python 1–9999; a zone offset can push either edge
     # over. No disaster record needs more than this window.
@@ -29,6 +38,18 @@ def _storable(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[AwareDatetime, AfterValidator(_storable)]
+
+
+def _json_number(value: Any) -> Any:
+    # pydantic's lax float takes true/false and numeric strings; a coordinate is a JSON number only,
+    # as the schema says (bool is a subclass of int, hence the first test).
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS 84 degrees"), BeforeValidator(_json_number)]
+Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS 84 degrees"), BeforeValidator(_json_number)]
 
 
 class Input(BaseModel):
@@ -82,20 +103,6 @@ class Health(BaseModel):
     detail: str | None = None
 
 
-def mask_phone(phone: str) -> str:
-    """139****5678: enough to recognise a number, not enough to call it.
-
-    The first three digits are shown only on numbers of 11 digits or more (a mobile number's carrier
-    prefix); shorter numbers show their last four at most, so no mask reveals more than half a number.
-    """
-    digits = phone.replace(" ", "").replace("-", "")
-    if len(digits) < 8:
-        return "****"
-    if len(digits) < 11:
-        return "****" + digits[-4:]
-    return digits[:3] + "****" + digits[-4:]
-
-
 def dump(model: BaseModel) -> dict[str, Any]:
     """A model as the API shows it (decimals as strings, times as ISO 8601)."""
     return model.model_dump(mode="json")
@@ -112,6 +119,24 @@ class Patch(Input):
 
     nullable: ClassVar[frozenset[str]] = frozenset()
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        # Fields are typed `X | None = None` so that absent means "keep"; the schema must still not
+        # offer null where _no_null refuses it, so the null branch goes from all but `nullable`.
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        for name, prop in target.get("properties", {}).items():
+            if name in cls.nullable:
+                continue
+            branches = [b for b in prop.get("anyOf", []) if b != {"type": "null"}]
+            if "anyOf" in prop and len(branches) == 1:
+                del prop["anyOf"]
+                prop.update(branches[0])
+            elif "anyOf" in prop:
+                prop["anyOf"] = branches
+            prop.pop("default", None)
+        return schema
+
     @field_validator("*")
     @classmethod
     def _no_null(cls, value: Any, info: ValidationInfo) -> Any:
@@ -120,8 +145,13 @@ class Patch(Input):
         return value
 
 
+# A cursor is base64url (its padding optional) and short: the server refuses anything else, and
+# relief/cursors.py also refuses a well-formed one it did not hand out.
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^[A-Za-z0-9_-]+={0,2}$")]
+
+
 class ListQuery(Input):
     """Query parameters every list takes."""
 
     limit: int = Field(default=50, ge=1, le=200, description="Items per page")
-    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+    cursor: Cursor | None = Field(default=None, description="next_cursor of the previous page")

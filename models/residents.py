@@ -6,8 +6,9 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 
+from models.amounts import whole
 from models.codes import Region
 from models.common import Input, ListQuery, Output, Text, Timestamp
 from models.organizations import Phone
@@ -71,13 +72,8 @@ def _distinct(values: list[Vulnerability]) -> list[Vulnerability]:
     return sorted(set(values))
 
 
-def _no_bool(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError("expected a whole number of people")
-    return value
-
-
-People = Annotated[int, BeforeValidator(_no_bool), Field(gt=0, le=10_000_000)]
+People = whole(1, 10_000_000)
+HouseholdSize = whole(1, 100)
 
 
 class ResidentCreate(Input):
@@ -86,7 +82,7 @@ class ResidentCreate(Input):
     id_number: IdNumber
     phone: Phone | None = None
     household_id: HouseholdId | None = None
-    household_size: Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=100)] = 1
+    household_size: HouseholdSize = 1
     origin_region: Region
     origin_address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
     vulnerabilities: Annotated[list[Vulnerability], AfterValidator(_distinct)] = Field(

@@ -6,20 +6,15 @@ from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from models.common import Input, ListQuery, Output, Patch, Text, Timestamp
+from models.amounts import whole
+from models.common import Input, Latitude, ListQuery, Longitude, Output, Patch, Text, Timestamp
 
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-def _no_bool(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError("expected a whole number of places")
-    return value
-
-
-Capacity = Annotated[int, BeforeValidator(_no_bool), Field(gt=0, le=1_000_000, description="Places (people)")]
+Capacity = whole(1, 1_000_000, "Places (people)")
 
 
 class ShelterStatus(StrEnum):
@@ -29,8 +24,8 @@ class ShelterStatus(StrEnum):
 
 
 class Location(Input):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
 
 
 class ShelterCreate(Input):

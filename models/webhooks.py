@@ -79,6 +79,11 @@ class Webhook(Output):
     regions: list[str]
     skills: list[str]
     status: WebhookStatus
+    held: bool = Field(
+        default=False,
+        description="True while the owning organization is suspended: deliveries wait (nothing is lost) and "
+        "the subscription accepts no change until the organization is approved again; `status` is kept as it was",
+    )
     disabled_reason: str | None
     failing_since: Timestamp | None = Field(description="Deliveries have failed since then; null when healthy")
     previous_secret_expires_at: Timestamp | None = Field(

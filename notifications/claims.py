@@ -1,11 +1,20 @@
 """The delivery worker's two statements on webhook_deliveries: claiming due deliveries, and recording
 what their attempts got. Kept together because each relies on how the other treats `claimed_by`."""
 
+# Whether a delivery may be sent now (`d` a delivery, `w` its subscription): an active subscription,
+# or a test (which a paused one may also receive), and never while the owning organization is
+# suspended: its deliveries wait, and go out once it is approved again. One fragment for the claim
+# and for the worker's "when is the next one due", so the two cannot disagree.
+SENDABLE = """
+    (w.status = 'active' or d.event_type = 'webhook.test')
+    and not exists (select 1 from organizations o where o.id = w.organization_id and o.status = 'suspended')
+"""
+
 # Claim due deliveries: at most `per destination` for each host:port (so one slow team cannot fill
 # the worker), skipping destinations already at their limit here, and only deliveries nobody holds.
 # The conditions are repeated in the locking query: a row claimed and committed by another worker
 # between the two is re-checked there (READ COMMITTED re-evaluates a changed row) and skipped.
-CLAIM = """
+CLAIM = f"""
 with live as (
     select objid::bigint as worker from pg_locks
      where locktype = 'advisory' and classid = $1 and objsubid = 2 and granted
@@ -16,7 +25,7 @@ with live as (
                row_number() over (partition by w.destination order by d.next_attempt_at, d.id) as rank
           from webhook_deliveries d join webhooks w on w.id = d.webhook_id
          where d.status = 'pending' and d.next_attempt_at <= $2
-           and (w.status = 'active' or d.event_type = 'webhook.test')
+           and {SENDABLE}
            and w.destination <> all($5::text[])
            and (d.claimed_by is null or d.claimed_until < $2 or d.claimed_by not in (select worker from live))
     ) ranked

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from relief import masking
 from relief.db import dumps
 
 # Nobody outside gets a resident's details through a webhook (invariant 10): resident events carry
@@ -17,27 +18,34 @@ _RESIDENT_FIELDS = (
 )
 
 
-def data_of(row: asyncpg.Record | dict[str, Any]) -> Any:
+def data_of(row: asyncpg.Record | dict[str, Any], audience: masking.Audience = masking.OUTSIDE) -> Any:
     data = row["after"] if row["after"] is not None else row["before"]
     if row["entity_type"] == "resident" and isinstance(data, dict):
         data = {k: data[k] for k in _RESIDENT_FIELDS if k in data}
-    return data
+    return masking.shown(row["entity_type"], data, audience)
 
 
-def document(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
-    """{"id", "type", "timestamp", "incident_id", "data"}: what webhooks and streams send of an event."""
+def document(
+    row: asyncpg.Record | dict[str, Any], audience: masking.Audience = masking.OUTSIDE
+) -> dict[str, Any]:
+    """{"id", "type", "timestamp", "incident_id", "data"}: what webhooks and streams send of an event,
+    masked for `audience` by the one rule (relief/masking.py)."""
     return {
         "id": row["id"],
         "type": row["type"],
         "timestamp": row["created_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "incident_id": str(row["incident_id"]) if row["incident_id"] else None,
-        "data": data_of(row),
+        "data": data_of(row, audience),
     }
 
 
 def render(row: asyncpg.Record | dict[str, Any]) -> str:
-    """The envelope as compact JSON: a delivery's body, signed as these bytes."""
-    return dumps(document(row))
+    """The envelope as compact JSON: a delivery's body, signed as these bytes.
+
+    A delivery leaves the building, and one body is signed for every subscriber of the event, so it
+    is masked for the outside: no full phone of a lead or a contact, whoever subscribed (those who
+    may read one get it from the API)."""
+    return dumps(document(row, masking.OUTSIDE))
 
 
 async def load(conn: asyncpg.Connection, event_ids: list[int]) -> dict[int, str]:

@@ -29,9 +29,10 @@ import asyncpg
 import structlog
 
 from notifications import claims, envelope, fanout, schedule, sender
-from notifications.signing import Sealer, Signer
+from notifications.signing import Signer
 from relief import db, webhooks
 from relief.auth import SYSTEM
+from relief.sealing import Sealer
 from relief.settings import Settings
 
 log = structlog.get_logger("relief.worker")
@@ -156,11 +157,11 @@ class Worker:
                     await self._keep_listening()
                     saturated = await self.step()
                     wait = 0.01 if saturated else await self._idle_wait()
-                except db.UNAVAILABLE_ERRORS as exc:
-                    log.warning("worker_database_unavailable", error=str(exc) or type(exc).__name__)
-                    wait = self.settings.webhook_poll_interval
-                except Exception:  # a bug must not silently end deliveries: log it, back off, go on
-                    log.exception("worker_round_failed")
+                except Exception as exc:
+                    if db.unavailable(exc):  # an outage (a restart, a failover): waited out, a warning
+                        log.warning("worker_database_unavailable", error=str(exc) or type(exc).__name__)
+                    else:  # a bug must not silently end deliveries: log it, back off, go on
+                        log.exception("worker_round_failed")
                     wait = self.settings.webhook_poll_interval
                 stopping = asyncio.ensure_future(stop.wait())
                 woken = asyncio.ensure_future(self.wake.wait())
@@ -190,10 +191,10 @@ class Worker:
             # When the next delivery falls due, or the claim on it runs out (claims held by live
             # workers are theirs to finish; a dead worker's are also found by the next poll).
             due = await conn.fetchval(
-                """
+                f"""
                 select min(greatest(d.next_attempt_at, coalesce(d.claimed_until, d.next_attempt_at)))
                   from webhook_deliveries d join webhooks w on w.id = d.webhook_id
-                 where d.status = 'pending' and (w.status = 'active' or d.event_type = 'webhook.test')
+                 where d.status = 'pending' and {claims.SENDABLE}
                 """
             )
         wait = self.settings.webhook_poll_interval
@@ -312,12 +313,14 @@ class Worker:
         batch, self.results = self.results, []
         try:
             await self._record(batch)
-        except (asyncio.CancelledError, *db.UNAVAILABLE_ERRORS):
-            # Written next time (twice is harmless: attempts are keyed by number, and a delivery is
-            # moved on only while we hold its claim); the claims' leases keep them ours meanwhile.
-            self.results[:0] = batch
-            raise
-        except Exception:
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) or db.unavailable(exc):
+                # Written next time (twice is harmless: attempts are keyed by number, and a delivery
+                # is moved on only while we hold its claim); the claims' leases keep them ours meanwhile.
+                self.results[:0] = batch
+                raise
+            if not isinstance(exc, Exception):
+                raise
             for result in batch:
                 try:
                     await self._record([result])

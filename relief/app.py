@@ -23,18 +23,20 @@ from handlers import offers as offers_handlers
 from handlers import openapi
 from handlers import organizations as organizations_handlers
 from handlers import pledges as pledges_handlers
+from handlers import ratelimits as ratelimits_handlers
 from handlers import residents as residents_handlers
 from handlers import shelters as shelters_handlers
 from handlers import stream as stream_handlers
 from handlers import summary as summary_handlers
 from handlers import system as system_handlers
 from handlers import webhooks as webhooks_handlers
+from handlers.bodies import body_deadline
 from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
 from handlers.routing import Operation
 from handlers.system import OPENAPI
 from relief import db, deliveries, idempotency, sessions
-from relief.app_keys import IN_FLIGHT, POOL, SETTINGS
+from relief.app_keys import IN_FLIGHT, POOL, SETTINGS, STOPPING
 from relief.inflight import InFlight
 from relief.settings import Settings
 
@@ -104,10 +106,11 @@ def _maintenance(settings: Settings) -> Callable[[web.Application], AsyncIterato
                 if purged or deliveries_purged or sessions_purged:
                     log.info("purged", idempotency_keys=purged, deliveries=deliveries_purged,
                              console_sessions=sessions_purged)
-            except db.UNAVAILABLE_ERRORS as exc:
-                log.warning("maintenance_skipped", error=str(exc) or type(exc).__name__)
-            except Exception:  # keep the loop alive: the next round may well succeed
-                log.exception("maintenance_failed")
+            except Exception as exc:  # keep the loop alive: the next round may well succeed
+                if db.unavailable(exc):  # an outage reads as a warning; only a bug is an error
+                    log.warning("maintenance_skipped", error=str(exc) or type(exc).__name__)
+                else:
+                    log.exception("maintenance_failed")
             await asyncio.sleep(settings.maintenance_interval)
 
     async def maintenance(app: web.Application) -> AsyncIterator[None]:
@@ -143,12 +146,16 @@ def _worker(settings: Settings, url: str) -> Callable[[web.Application], AsyncIt
 def create_app(settings: Settings, *, database_url: str) -> web.Application:
     """A Relief application serving the API against the database at `database_url`."""
     app = web.Application(
-        middlewares=[observe, problem_details, authenticate],
+        # Failed authentication is limited per address before the key is looked up; requests per key after.
+        middlewares=[observe, problem_details, body_deadline, ratelimits_handlers.limit_failed_auth, authenticate,
+                     ratelimits_handlers.limit_keys],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics(app)
     app[IN_FLIGHT] = InFlight()
+    ratelimits_handlers.setup(app, settings)
+    app[STOPPING] = asyncio.Event()
     exports_handlers.setup(app)
     console_handlers.setup(app)
     stream_handlers.setup(app, database_url)
@@ -197,6 +204,7 @@ async def serve(app: web.Application, settings: Settings) -> None:
         log.info("stopping", in_flight=app[IN_FLIGHT].count)
         await site.stop()  # no new connections
         app[stream_handlers.HUB].closing.set()  # live streams end now; other requests finish
+        app[STOPPING].set()  # bodies that stopped arriving are cut, not waited for
         try:
             await asyncio.wait_for(app[IN_FLIGHT].wait_idle(), settings.shutdown_timeout)
         except TimeoutError:

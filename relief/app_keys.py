@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 from aiohttp import web
 
@@ -12,3 +14,4 @@ SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 REQUEST_ID = web.RequestKey("request_id", str)
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
+STOPPING = web.AppKey("stopping", asyncio.Event)  # set when a graceful stop begins

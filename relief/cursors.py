@@ -41,15 +41,26 @@ def encode_position(created_at: datetime, id: UUID) -> str:
 
 
 def decode_position(cursor: str, *, param: str = "cursor") -> tuple[datetime, UUID]:
+    """The (created_at, id) a cursor of ours holds; anything else, however it was made, is a 422.
+
+    Every check is a plain `if` (not `assert`, which `python -O` removes), and every value is
+    type-checked before use: a fuzzer's `["…", 123]` must not reach `UUID(123)`.
+    """
     value = _decode(cursor, param)
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise _bad(param)
+    stamp, id_text = value
+    if len(stamp) > 40 or not stamp.isascii() or len(id_text) != 36:
+        raise _bad(param)
     try:
-        assert isinstance(value, list) and len(value) == 2
-        created_at = datetime.fromisoformat(value[0])
-        assert created_at.tzinfo is not None
-        assert 1900 <= created_at.year <= 2200 and 1900 <= created_at.astimezone(UTC).year <= 2200
-        return created_at, UUID(value[1])
-    except (AssertionError, TypeError, ValueError, OverflowError) as exc:
+        created_at = datetime.fromisoformat(stamp)
+        id = UUID(id_text)
+        utc_year = created_at.astimezone(UTC).year if created_at.tzinfo is not None else 0
+    except (TypeError, ValueError, OverflowError) as exc:
         raise _bad(param) from exc
+    if created_at.tzinfo is None or not (1900 <= created_at.year <= 2200 and 1900 <= utc_year <= 2200):
+        raise _bad(param)
+    return created_at, id
 
 
 def encode_id(id: int) -> str:

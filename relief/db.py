@@ -23,20 +23,83 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # one server never wait for each other.
 MIGRATION_LOCK = 7_312_145_839_001
 
-# Errors that mean "the database is not reachable right now", as opposed to a bug or bad input.
-# The middleware answers them with 503 + Retry-After; the pool reconnects by itself afterwards.
+# Errors that always mean "the database is not reachable right now", as opposed to a bug or bad
+# input: a refused or reset socket, a timeout, SQLSTATE class 08 (connection exception, including
+# asyncpg's ConnectionDoesNotExistError, "connection was closed in the middle of operation") and 57
+# (operator intervention: AdminShutdownError, CrashShutdownError, CannotConnectNowError while the
+# server starts or stops). Kept as a tuple for `except` clauses; `unavailable()` is the whole test.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.TooManyConnectionsError,
     # The server is up but will not have us (a rotated password, a dropped database): to a client
     # that is the same outage, and it resolves without a restart once fixed.
     asyncpg.exceptions.InvalidAuthorizationSpecificationError,
     asyncpg.exceptions.InvalidCatalogNameError,
 )
+
+# asyncpg's own errors that mean the connection under us is dead, told apart from its errors that
+# mean a bug of ours (too few arguments, a connection used by two tasks at once), which stay 500s:
+# - InterfaceError "connection is closed", "pool is closing": raised before anything is written;
+# - InternalClientError "cannot switch to state N; another operation (2) is in progress"
+#   (MagicStack/asyncpg#1069, still open): the server ended an idle pooled connection (a `-m fast`
+#   restart sends each backend's FATAL 57P01 and then closes). asyncpg reads that unsolicited
+#   ErrorResponse while idle, cannot place it, and parks the protocol in state 2 (ERROR_CONSUME),
+#   waiting for a ReadyForQuery that never comes; until the close itself is read, the pool still
+#   hands the connection out, and its first statement fails in `_set_state`, before writing a byte.
+#   State 2 persisting into the next statement means the server stopped talking mid-exchange.
+_DEAD_CONNECTION = re.compile(
+    r"connection is closed|pool is clos|another operation \(2\) is in progress"
+    r"|protocol is in the \"failed\" state|cannot process message|^not connected$"
+)
+# The subset raised before the statement was sent: proof the failing statement never reached the
+# server (so a COMMIT that failed this way did not commit).
+_NEVER_SENT = re.compile(r"connection is closed|another operation \(2\) is in progress|\"failed\" state")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The error and what it was raised from, so a wrapped outage still reads as one."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found and len(found) < 8:
+        found.append(current)
+        current = current.__cause__
+    return found
+
+
+def _asyncpg_dead(exc: BaseException, pattern: re.Pattern[str]) -> bool:
+    return isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError) and bool(
+        pattern.search(str(exc))
+    )
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database went away or is not back yet (answer 503, log a warning),
+    False for a bug or a refusal (a 500 and a traceback, or the caller's own mapping)."""
+    return any(
+        isinstance(found, UNAVAILABLE_ERRORS) or _asyncpg_dead(found, _DEAD_CONNECTION) for found in _chain(exc)
+    )
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the failing statement provably never left this process (the connection was already
+    dead when it was tried), so the transaction it belonged to cannot have committed."""
+    return any(_asyncpg_dead(found, _NEVER_SENT) for found in _chain(exc))
+
+
+def connection_died(exc: BaseException) -> bool:
+    """True when an established connection was ended under us (rather than a connect that failed):
+    the server restarted or failed over. The pool drops such a connection once asyncpg has read its
+    close; it does not need telling (expiring the whole pool instead makes asyncpg close the dead
+    ones in tasks nobody awaits, whose BrokenPipeError asyncio then logs at error level)."""
+    return any(
+        isinstance(found, asyncpg.PostgresConnectionError | asyncpg.exceptions.AdminShutdownError
+                   | asyncpg.exceptions.CrashShutdownError | ConnectionResetError | BrokenPipeError)
+        or _asyncpg_dead(found, _DEAD_CONNECTION)
+        for found in _chain(exc)
+    )
 
 
 def mask_url(url: str) -> str:
@@ -89,7 +152,8 @@ async def create_pool(url: str, *, min_size: int, max_size: int, timeout: float)
         init=init_connection,
         reset=_keep_session,
     )
-    assert pool is not None
+    if pool is None:  # only when create_pool is awaited twice; never for a fresh pool
+        raise RuntimeError("asyncpg.create_pool returned no pool")
     return pool
 
 
@@ -170,8 +234,8 @@ async def wait_for_database(url: str, *, timeout: float, interval: float = 1.0) 
     while True:
         try:
             return await connect(url, timeout=min(5.0, max(timeout, 0.1)))
-        except UNAVAILABLE_ERRORS as exc:
-            if loop.time() >= deadline:
+        except Exception as exc:
+            if not unavailable(exc) or loop.time() >= deadline:
                 raise
             log.warning("database_unavailable", url=mask_url(url), error=str(exc) or type(exc).__name__)
             await asyncio.sleep(interval)

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from models.common import Actor, Page, dump
 from models.events import EntityRef, Event
-from relief import cursors
+from relief import cursors, masking
 from relief.auth import Principal
 
 
@@ -63,7 +63,8 @@ async def emit(conn: asyncpg.Connection, **event: Any) -> int:
     )
 
 
-def _event(row: asyncpg.Record) -> Event:
+def _event(row: asyncpg.Record, audience: masking.Audience) -> Event:
+    before, after = masking.event_data(row["entity_type"], row["before"], row["after"], audience)
     return Event(
         id=row["id"],
         type=row["type"],
@@ -75,8 +76,8 @@ def _event(row: asyncpg.Record) -> Event:
             role=row["actor_role"],
             organization_id=str(row["actor_organization_id"]) if row["actor_organization_id"] else None,
         ),
-        before=row["before"],
-        after=row["after"],
+        before=before,
+        after=after,
         created_at=row["created_at"],
     )
 
@@ -84,6 +85,7 @@ def _event(row: asyncpg.Record) -> Event:
 async def list_events(
     conn: asyncpg.Connection,
     *,
+    audience: masking.Audience,
     limit: int,
     cursor: str | None = None,
     incident_id: UUID | None = None,
@@ -117,7 +119,7 @@ async def list_events(
         organization_id,
         limit + 1,
     )
-    items = [_event(r) for r in rows[:limit]]
+    items = [_event(r, audience) for r in rows[:limit]]
     next_cursor = cursors.encode_id(items[-1].id) if len(rows) > limit else None
     return Page[Event](items=items, next_cursor=next_cursor)
 
@@ -141,7 +143,8 @@ async def read_after(
 ) -> tuple[list[Event], str | None]:
     """Every event committed after `position` (see _read), as the API shows events."""
     found, last = await _read(conn, position=position or "0-0", limit=limit)
-    return [_event(row) for _, row in found], last if found else position
+    # Internal readers only (tests, tools): the event as stored, for a reader who sees contacts.
+    return [_event(row, masking.Audience(sees_contacts=True)) for _, row in found], last if found else position
 
 
 async def current_head(conn: asyncpg.Connection) -> str:

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
-from models.common import Page, mask_phone
+from models.common import Page
 from models.residents import (
     Evacuation,
     EvacuationCreate,
@@ -26,6 +26,7 @@ from models.residents import (
 from relief import counters, cursors, db, events, incidents, shelters
 from relief.auth import Principal
 from relief.errors import Invalid, InvalidState, NotFound
+from relief.masking import mask_phone
 
 Counters = dict[tuple[str, str], Decimal]
 

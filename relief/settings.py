@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(default=5.0, gt=0)
     shutdown_timeout: float = Field(default=30.0, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a Prometheus scraper sends to read /metrics; unset: /metrics is open in "
+        "development and not served in production",
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a request body may take to arrive; then 408 and the connection closes"
+    )
     idempotency_retention_hours: int = Field(default=24, ge=24, description="Idempotency keys live at least 24 h")
     maintenance_interval: float = Field(default=600.0, gt=0, description="Seconds between purges of old keys")
     webhook_timeout: float = Field(default=15.0, gt=0, description="Seconds one delivery attempt may take in all")
@@ -63,6 +71,21 @@ class Settings(BaseSettings):
     )
     console_session_hours: float = Field(
         default=12.0, gt=0, le=24 * 30, description="How long a console sign-in lasts (a dispatcher's shift)"
+    )
+    rate_limit_per_second: float = Field(
+        default=50.0, ge=0, description="Requests per second one API key may make, per process; 0 turns it off"
+    )
+    rate_limit_burst: int = Field(
+        default=100, ge=1, description="Requests one API key may make at once before the per-second rate applies"
+    )
+    auth_failures_per_minute: int = Field(
+        default=10, ge=0,
+        description="Failed authentications (401) a minute per client address, per process; 0 turns it off",
+    )
+    trusted_proxy_hops: int = Field(
+        default=0, ge=0,
+        description="Reverse proxies in front that append to X-Forwarded-For; 0 takes the client address "
+        "from the connection",
     )
     demo: bool = Field(default=False, description="serve loads the Doksuri demo into a database with no incidents")
 

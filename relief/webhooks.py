@@ -15,17 +15,19 @@ import asyncpg
 from models.common import Page
 from models.keys import Role
 from models.webhooks import Webhook, WebhookCreate, WebhookStatus, WebhookUpdate, WebhookWithSecret
-from notifications.signing import Sealer, new_secret
 from relief import cursors, db, events
 from relief.auth import Principal
 from relief.errors import Forbidden, IfMatch, InvalidState, NotFound, StaleVersion
+from relief.sealing import Sealer, new_secret
 
 # After a rotation the previous secret keeps signing this long, so receivers can switch at leisure.
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 
 _COLUMNS = """
     id, organization_id, url, destination, description, event_types, incidents, regions, skills, status,
-    disabled_reason, failing_since, previous_secret_expires_at, version, created_at, updated_at
+    disabled_reason, failing_since, previous_secret_expires_at, version, created_at, updated_at,
+    coalesce((select o.status = 'suspended' from organizations o where o.id = webhooks.organization_id), false)
+        as held
 """
 
 
@@ -54,6 +56,13 @@ def require_change(actor: Principal, row: asyncpg.Record, *, operational: bool =
     may also pause, resume or delete an organization's (`operational`): they run the service."""
     _require_read(actor, row)
     if actor.owns(row["organization_id"]):
+        if actor.organization_status != "approved":
+            # Suspension holds the subscription as it is: no change (nor a test or a retry, which would
+            # send) until a dispatcher approves the organization again (issue 10, item 4).
+            raise Forbidden(
+                f"your organization is {actor.organization_status}: its subscriptions are held, and accept no "
+                "change until it is approved again"
+            )
         return
     actor.require(Role.dispatcher)
     if row["organization_id"] is not None and not operational:

@@ -71,3 +71,77 @@ def test_each_served_route_is_described_by_its_own_operation(app):
     for route, operation in app[OPERATIONS].items():
         expected = "GET" if route.method == "HEAD" else route.method
         assert operation.method == expected, (route.method, route.resource.canonical, operation.method)
+
+
+async def _operations(anonymous):
+    document = await (await anonymous.get("/openapi.json")).json()
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            yield f"{method.upper()} {path}", op, document
+
+
+async def test_every_operation_documents_rate_limits_and_outages(anonymous):
+    async for where, op, _ in _operations(anonymous):
+        limited = op["responses"]["429"]
+        assert {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= limited["headers"].keys()
+        assert limited["headers"]["Retry-After"]["required"], where
+        if op["security"] or where.startswith(("GET /v1/public", "GET /readyz")):
+            assert op["responses"]["503"]["headers"]["Retry-After"]["required"], where
+        if "requestBody" in op:
+            assert "408" in op["responses"], where
+
+
+async def test_every_created_resource_is_located_and_every_versioned_one_tagged(anonymous):
+    located = 0
+    async for where, op, document in _operations(anonymous):
+        if "201" in op["responses"] and where != "POST /v1/incidents/{id}/offers":  # offers have no URL
+            assert op["responses"]["201"]["headers"]["Location"]["required"], where
+            located += 1
+        for status in ("200", "201"):
+            ref = op["responses"].get(status, {}).get("content", {}).get("application/json", {}).get("schema", {})
+            name = ref.get("$ref", "").rsplit("/", 1)[-1]
+            properties = document["components"]["schemas"].get(name, {}).get("properties", {})
+            if properties.get("version", {}).get("type") == "integer":
+                assert op["responses"][status]["headers"]["ETag"]["required"], where
+    assert located > 10
+
+
+async def test_success_statuses_include_what_the_server_also_answers(anonymous):
+    document = await (await anonymous.get("/openapi.json")).json()
+    register = document["paths"]["/v1/incidents/{id}/residents"]["post"]
+    assert {"200", "201"} <= register["responses"].keys()
+    pledge = document["paths"]["/v1/calls/{id}/pledges"]["post"]
+    assert {"Idempotent-Replayed", "Location", "ETag"} <= pledge["responses"]["201"]["headers"].keys()
+
+
+async def test_patterns_and_bounds_the_server_enforces_are_in_the_schema(anonymous):
+    document = await (await anonymous.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    region = schemas["IncidentCreate"]["properties"]["regions"]["items"]
+    assert re.fullmatch(region["pattern"], "320500") and not re.search(region["pattern"], "100000")
+    listing = document["paths"]["/v1/incidents"]["get"]
+    cursor = next(p for p in listing["parameters"] if p["name"] == "cursor")["schema"]
+    cursor = next(b for b in cursor.get("anyOf", [cursor]) if b.get("type") == "string")
+    assert cursor["maxLength"] == 500 and not re.search(cursor["pattern"], "a b")
+    personnel = schemas["PersonnelCallCreate"]["properties"]["headcount"]
+    assert personnel["minimum"] == 1
+    quantity = schemas["GoodsCallCreate"]["properties"]["quantity"]["anyOf"]
+    number, text = (next(b for b in quantity if b["type"] == kind) for kind in ("number", "string"))
+    assert number["exclusiveMinimum"] == 0
+    for refused in ("", "0", "0.00", "1_000", "١٢٣", "１２３", "-1"):
+        assert not re.search(text["pattern"], refused), refused
+    assert re.search(text["pattern"], "0.5") and re.search(text["pattern"], "500")
+
+
+async def test_patch_fields_are_nullable_only_where_null_clears_them(anonymous):
+    from models.calls import CallUpdate
+    from models.incidents import IncidentUpdate
+    from models.organizations import OrganizationUpdate
+    from models.shelters import ShelterUpdate
+    from models.webhooks import WebhookUpdate
+
+    schemas = (await (await anonymous.get("/openapi.json")).json())["components"]["schemas"]
+    for model in (CallUpdate, IncidentUpdate, OrganizationUpdate, ShelterUpdate, WebhookUpdate):
+        for name, prop in schemas[model.__name__]["properties"].items():
+            nullable = {"type": "null"} in prop.get("anyOf", []) or prop.get("type") == "null"
+            assert nullable == (name in model.nullable), (model.__name__, name)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -258,3 +259,59 @@ async def test_outage_with_a_warm_pool_answers_503_to_reads_and_writes(
 
     http_records = [record for record in caplog.records if record.name == "relief.http"]
     assert [r for r in http_records if r.exc_info is not None] == []
+
+
+# --- the middleware's side of the classification (the cases: tests/faults/test_restarts.py) ------------
+
+
+async def test_the_middleware_answers_503_retries_reads_and_not_writes(
+    aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dead pooled connection: a read is run once more (and succeeds), a write gets 503 +
+    Retry-After (it is not re-run: a first attempt may have committed), a bug stays a 500."""
+    from aiohttp import web
+
+    from handlers.middleware import problem_details
+
+    caplog.set_level(logging.INFO)
+    calls: Counter[str] = Counter()
+    dead = asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in progress")
+
+    async def read(request: web.Request) -> web.Response:
+        calls["read"] += 1
+        if calls["read"] == 1:
+            raise dead
+        return web.json_response({"ok": True})
+
+    async def write(request: web.Request) -> web.Response:
+        calls["write"] += 1
+        raise dead
+
+    async def down(request: web.Request) -> web.Response:
+        calls["down"] += 1
+        raise asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
+
+    async def bug(request: web.Request) -> web.Response:
+        raise asyncpg.exceptions.InterfaceError("the server expects 2 arguments for this query, 1 was passed")
+
+    app = web.Application(middlewares=[problem_details])
+    app.router.add_get("/read", read)
+    app.router.add_post("/write", write)
+    app.router.add_get("/down", down)
+    app.router.add_get("/bug", bug)
+    client = await aiohttp_client(app)
+
+    response = await client.get("/read")
+    assert response.status == 200 and calls["read"] == 2
+    response = await client.post("/write", json={})
+    assert response.status == 503 and calls["write"] == 1
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    response = await client.get("/down")  # the server is not back: no point asking twice
+    assert response.status == 503 and calls["down"] == 1 and "Retry-After" in response.headers
+    outage_records = [r for r in caplog.records if r.name == "relief.http"]
+    assert outage_records and all(r.levelno == logging.WARNING for r in outage_records)
+
+    response = await client.get("/bug")
+    assert response.status == 500
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR and "unhandled_error" in r.getMessage()]

@@ -17,9 +17,9 @@ import pytest
 from aiohttp import web
 
 from models.keys import Role
-from notifications.signing import Sealer, new_secret
 from relief import keys
 from relief.auth import SYSTEM
+from relief.sealing import Sealer, new_secret
 from relief.settings import Settings
 from tests.conftest import RELIEF_BIN, incident_body, relief_env
 from tests.test_serve import Served

@@ -1,0 +1,146 @@
+"""The one masking rule (DESIGN.md invariants 10 and 14): what of a person's contact a reader may see.
+
+Every channel that shows a resource or an event — REST reads, the live stream, webhooks, the audit
+trail, exports — passes its JSON document through `shown()` with the reader's `Audience`, so no
+channel can show what another hides. The rule, per kind of entity:
+
+- a resident's phone is masked for everyone (the full number never leaves the service; the ID
+  number is not even stored, only its keyed hash and last 4 characters);
+- a team lead's phone (a pledge's `lead`) and an organization's contact phone are shown in full to
+  dispatchers and admins and to that organization itself, masked to viewers and to everyone else;
+- a webhook URL's query string (where receivers put their tokens) is shown to the subscription's
+  owner only: the organization for its own, dispatchers for the bureau's; others see `?token=***`.
+
+Fields are named by their path in the document, so a field added later is masked by adding its path
+here, once, for every channel.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from models.keys import Role
+from relief.auth import Principal
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def mask_phone(phone: str) -> str:
+    """139****5678: enough to recognise a number, not enough to call it.
+
+    The first three digits are shown only on numbers of 11 digits or more (a mobile number's carrier
+    prefix); shorter numbers show their last four at most, so no mask reveals more than half a number.
+    """
+    digits = phone.replace(" ", "").replace("-", "")
+    if len(digits) < 8:
+        return "****"
+    if len(digits) < 11:
+        return "****" + digits[-4:]
+    return digits[:3] + "****" + digits[-4:]
+
+
+def mask_query(url: str) -> str:
+    """https://team.example.org/hook?token=***: the address, not the secrets a query may carry."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    names = (item.partition("=")[0] for item in parts.query.split("&") if item)
+    return urlunsplit(parts._replace(query="&".join(f"{name}=***" for name in names)))
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who reads: bureau staff who may see contacts, or an organization (its own contacts only)."""
+
+    sees_contacts: bool = False  # dispatchers and admins: every organization's contacts
+    organization_id: UUID | None = None  # an organization: its own contacts
+
+    @classmethod
+    def of(cls, caller: Principal) -> Audience:
+        return cls(sees_contacts=caller.at_least(Role.dispatcher), organization_id=caller.organization_id)
+
+    def sees_contacts_of(self, owner: Any) -> bool:
+        return self.sees_contacts or self.is_owner(owner)
+
+    def is_owner(self, owner: Any) -> bool:
+        """The organization `owner` itself; for the bureau's own things (owner None), its staff."""
+        if owner is None:
+            return self.sees_contacts
+        return self.organization_id is not None and str(owner) == str(self.organization_id)
+
+
+OUTSIDE = Audience()
+"""The public, and every body that leaves the building (webhooks): no full contact of anyone."""
+
+@dataclass(frozen=True)
+class _Rule:
+    owner_field: str | None  # the field naming the organization it belongs to; None: nobody sees it whole
+    sees: Callable[[Audience, Any], bool]  # who sees it whole, given the owner
+    paths: tuple[tuple[str, ...], ...]  # where the fields are in the document
+    mask: Callable[[str], str] = mask_phone
+
+
+def _nobody(_audience: Audience, _owner: Any) -> bool:
+    return False
+
+
+_RULES: dict[str, _Rule] = {
+    "resident": _Rule(None, _nobody, (("phone",),)),
+    "pledge": _Rule("organization_id", Audience.sees_contacts_of, (("lead", "phone"),)),
+    "organization": _Rule("id", Audience.sees_contacts_of, (("contact", "phone"),)),
+    "webhook": _Rule("organization_id", Audience.is_owner, (("url",),), mask_query),
+}
+
+
+def _mask_at(document: dict[str, Any], path: tuple[str, ...], mask: Callable[[str], str]) -> None:
+    node: Any = document
+    for name in path[:-1]:
+        node = node.get(name) if isinstance(node, dict) else None
+    if isinstance(node, dict) and isinstance(node.get(path[-1]), str) and node[path[-1]]:
+        if "*" not in node[path[-1]]:  # already masked where it was stored (a resident's phone)
+            node[path[-1]] = mask(node[path[-1]])
+
+
+def shown(entity_type: str, document: Any, audience: Audience) -> Any:
+    """The document as `audience` may see it: a masked copy, or the document itself when nothing
+    in it is hidden from this reader."""
+    rule = _RULES.get(entity_type)
+    if rule is None or not isinstance(document, dict):
+        return document
+    if rule.owner_field is not None and rule.sees(audience, document.get(rule.owner_field)):
+        return document
+    masked = copy.deepcopy(document)
+    for path in rule.paths:
+        _mask_at(masked, path, rule.mask)
+    return masked
+
+
+def shown_model(entity_type: str, model: M, audience: Audience) -> M:
+    """A read model as `audience` may see it (the same rule, applied to its JSON form)."""
+    document = model.model_dump(mode="json")
+    masked = shown(entity_type, document, audience)
+    return model if masked is document else _with(model, document, masked)
+
+
+def _with(model: M, document: dict[str, Any], masked: dict[str, Any]) -> M:
+    """`model` with the fields that masking changed, without validating them again (a masked phone
+    would not pass the input pattern the nested models share with requests)."""
+    update: dict[str, Any] = {}
+    for name, value in masked.items():
+        if value == document.get(name):
+            continue
+        current = getattr(model, name)
+        update[name] = _with(current, document[name], value) if isinstance(current, BaseModel) else value
+    return model.model_copy(update=update)
+
+
+def event_data(entity_type: str, before: Any, after: Any, audience: Audience) -> tuple[Any, Any]:
+    """An event's before and after as `audience` may see them."""
+    return shown(entity_type, before, audience), shown(entity_type, after, audience)
