@@ -45,6 +45,23 @@ CREDIT_CODES = [
 ]
 
 
+# Groups of slow tests that need no particular database: .ci/run runs each on one of its two databases
+# (RELIEF_RUN_ELSEWHERE=browser on one run, =contract on the other), so each run stays within its time.
+# Locally, and whenever the variable is unset, everything runs.
+ELSEWHERE_GROUPS = {"browser": "tests/test_console_", "contract": "tests/faults/test_contract.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    elsewhere = {g for g in os.environ.get("RELIEF_RUN_ELSEWHERE", "").split(",") if g}
+    unknown = elsewhere - ELSEWHERE_GROUPS.keys()
+    if unknown:
+        raise pytest.UsageError(f"RELIEF_RUN_ELSEWHERE names no such group: {', '.join(sorted(unknown))}")
+    for item in items:
+        for group in elsewhere:
+            if item.nodeid.startswith(ELSEWHERE_GROUPS[group]):
+                item.add_marker(pytest.mark.skip(reason=f"the {group} tests run on .ci/run's other database"))
+
+
 def admin_url() -> str:
     url = os.environ.get("RELIEF_DATABASE_URL")
     if url:
