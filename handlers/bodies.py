@@ -13,9 +13,11 @@ import asyncio
 from contextlib import suppress
 
 import structlog
-from aiohttp import web
+from aiohttp import ClientConnectionResetError, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from handlers import problems
+from handlers.problems import HttpProblem
 from handlers.routing import Handler
 from relief.app_keys import SETTINGS, STOPPING
 
@@ -35,7 +37,7 @@ async def _read(request: web.Request, deadline: float, stopping: asyncio.Event) 
         while True:
             done, _ = await asyncio.wait({reading}, timeout=_TICK)
             if done:
-                reading.result()
+                _body_problem(reading)
                 return None
             now = loop.time()
             if request.content.total_bytes != seen:
@@ -49,20 +51,49 @@ async def _read(request: web.Request, deadline: float, stopping: asyncio.Event) 
             reading.cancel()
             with suppress(asyncio.CancelledError, Exception):
                 await reading
+        elif not reading.cancelled():
+            reading.exception()  # retrieved: a client that left mid-body is not an unhandled error
+
+
+def _body_problem(reading: asyncio.Future[bytes]) -> None:
+    """Raise what the read came to, as the client's fault: never a 500, nor an outage."""
+    try:
+        reading.result()
+    except web.HTTPException:
+        raise  # 413: the body is over the size limit
+    except (HttpProcessingError, web.RequestPayloadError) as exc:  # not what its headers say (bad gzip…)
+        reason = str(exc).split("message:", 1)[-1].strip() or type(exc).__name__
+        raise HttpProblem("malformed-request", f"the body cannot be read: {reason}") from None
+    except (ConnectionError, ClientConnectionResetError) as exc:
+        # The client went away mid-body: nobody will read an answer, and it is not the database.
+        raise ClientGone(str(exc) or type(exc).__name__) from None
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its body arrived."""
 
 
 @web.middleware
 async def body_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.body_exists:
         return await handler(request)
-    why = await _read(request, request.app[SETTINGS].body_timeout, request.app[STOPPING])
+    try:
+        why = await _read(request, request.app[SETTINGS].body_timeout, request.app[STOPPING])
+    except ClientGone as exc:
+        log.info("client_went_away", reason=str(exc), received_bytes=request.content.total_bytes)
+        return web.Response(status=400)  # written to a closed connection: only the log line sees it
+    except HttpProblem as exc:  # a body that cannot be read: the rest of the stream cannot be either
+        return await _answer_and_close(request, 400, exc.slug, exc.detail)
     if why is None:
         return await handler(request)
     log.warning("body_timeout", reason=why, received_bytes=request.content.total_bytes)
-    response = problems.response(request, status=408, slug="request-timeout", detail=f"{why}; send it again",
-                                 headers={"Connection": "close"})
-    # Send the answer, then close: what is still on its way belongs to no request we can read, and
-    # aiohttp would otherwise linger up to 10 s reading it.
+    return await _answer_and_close(request, 408, "request-timeout", f"{why}; send it again")
+
+
+async def _answer_and_close(request: web.Request, status: int, slug: str, detail: str) -> web.StreamResponse:
+    """Send the problem, then close the connection: what is still on its way belongs to no request we
+    can read, and aiohttp would otherwise linger up to 10 s reading it (or fail on it again)."""
+    response = problems.response(request, status=status, slug=slug, detail=detail, headers={"Connection": "close"})
     response.force_close()
     await response.prepare(request)
     await response.write_eof()

@@ -1,14 +1,7 @@
 """The delivery worker's two statements on webhook_deliveries: claiming due deliveries, and recording
 what their attempts got. Kept together because each relies on how the other treats `claimed_by`."""
 
-# Whether a delivery may be sent now (`d` a delivery, `w` its subscription): an active subscription,
-# or a test (which a paused one may also receive), and never while the owning organization is
-# suspended: its deliveries wait, and go out once it is approved again. One fragment for the claim
-# and for the worker's "when is the next one due", so the two cannot disagree.
-SENDABLE = """
-    (w.status = 'active' or d.event_type = 'webhook.test')
-    and not exists (select 1 from organizations o where o.id = w.organization_id and o.status = 'suspended')
-"""
+from relief.deliveries import SENDABLE
 
 # Claim due deliveries: at most `per destination` for each host:port (so one slow team cannot fill
 # the worker), skipping destinations already at their limit here, and only deliveries nobody holds.

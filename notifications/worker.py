@@ -30,7 +30,7 @@ import structlog
 
 from notifications import claims, envelope, fanout, schedule, sender
 from notifications.signing import Signer
-from relief import db, webhooks
+from relief import db, deliveries, webhooks
 from relief.auth import SYSTEM
 from relief.sealing import Sealer
 from relief.settings import Settings
@@ -194,7 +194,7 @@ class Worker:
                 f"""
                 select min(greatest(d.next_attempt_at, coalesce(d.claimed_until, d.next_attempt_at)))
                   from webhook_deliveries d join webhooks w on w.id = d.webhook_id
-                 where d.status = 'pending' and {claims.SENDABLE}
+                 where d.status = 'pending' and {deliveries.SENDABLE}
                 """
             )
         wait = self.settings.webhook_poll_interval

@@ -133,15 +133,25 @@ async def purge(conn: asyncpg.Connection, *, older_than_days: int, batch: int = 
             return purged
 
 
+# Whether a delivery may be sent now (`d` a delivery, `w` its subscription): an active subscription,
+# or a test (which a paused one may also receive), and never while the owning organization is
+# suspended: its deliveries wait, and go out once it is approved again. One fragment for the worker's
+# claim, its "when is the next one due" and /metrics' lag, so none can disagree with another.
+SENDABLE = """
+    (w.status = 'active' or d.event_type = 'webhook.test')
+    and not exists (select 1 from organizations o where o.id = w.organization_id and o.status = 'suspended')
+"""
+
+
 async def backlog(conn: asyncpg.Connection) -> asyncpg.Record:
     """How far delivery is behind: events not fanned out, deliveries waiting, and how long the oldest
     due one (of a subscription that is sending) has waited. For /metrics: a stalled worker shows here."""
     return await conn.fetchrow(
-        """
+        f"""
         select (select count(*) from webhook_outbox) as outbox,
                (select count(*) from webhook_deliveries where status = 'pending') as pending,
                (select coalesce(extract(epoch from now() - min(d.next_attempt_at)), 0)
                   from webhook_deliveries d join webhooks w on w.id = d.webhook_id
-                 where d.status = 'pending' and d.next_attempt_at <= now() and w.status = 'active') as lag
+                 where d.status = 'pending' and d.next_attempt_at <= now() and {SENDABLE}) as lag
         """
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pytest
 
@@ -85,3 +86,31 @@ async def test_while_stopping_a_stalled_body_is_cut_without_waiting_for_the_dead
     elapsed, status, _, problem, rest = await _stalled(client, dispatcher.key)
     assert status == 408 and "stopping" in problem["detail"] and rest == b""
     assert STALL_SECONDS - 0.1 <= elapsed <= STALL_SECONDS + 1.0, elapsed  # not the 60 s deadline
+
+
+async def test_a_body_that_is_not_what_its_headers_say_is_a_400_before_anything_else(client, caplog):
+    """Not gzip although it says so: the client's fault, on any route, even before authentication."""
+    for path in ("/v1/incidents", "/console/session"):  # the connection closes after each: a new one each
+        response = await client.post(path, data=b"hello",
+                                      headers={"Content-Encoding": "gzip", "Content-Type": "application/json",
+                                               "Connection": "close"})
+        problem = await response.json()
+        assert response.status == 400, problem
+        assert problem["type"] == "/docs#problem-malformed-request" and "cannot be read" in problem["detail"]
+        assert response.headers["Connection"] == "close"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_client_that_leaves_mid_body_is_not_a_database_outage(client, dispatcher, caplog):
+    _, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(_request(dispatcher.key, b"x" * 100) + b"x" * 10)
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.transport.abort()
+    await asyncio.sleep(0.5)
+    # aiohttp cancels the request (logged as 499) or the read fails (client_went_away); either way it
+    # is no outage, no error, and the handler is not run a second time.
+    events = [str(r.msg) for r in caplog.records]
+    assert any("'status': 499" in e or "client_went_away" in e for e in events), events
+    assert not any("database_unavailable" in e or "database_retried" in e for e in events), events
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], events

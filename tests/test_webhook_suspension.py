@@ -23,6 +23,10 @@ async def test_suspension_holds_deliveries_and_changes_until_approval(dispatcher
     assert held["held"] is True and held["status"] == "active"
     deliveries = await (await dispatcher.get(f"/v1/webhooks/{active['id']}/deliveries")).json()
     assert sorted(d["status"] for d in deliveries["items"]) == ["pending", "pending"]
+    # Held is not late: /metrics' delivery lag (a stalled worker's alarm) does not count them.
+    metrics = await (await dispatcher.get("/metrics")).text()
+    assert "relief_webhook_delivery_lag_seconds 0.0" in metrics
+    assert "relief_webhook_pending_deliveries 4.0" in metrics
 
     # The organization may read its subscriptions but change none of them, nor make one send.
     version = held["version"]
