@@ -63,7 +63,8 @@ async def create(
         alert_id = uuid4()
         thread_id = alert_id
         if data.msg_type != CapMsgType.Alert:
-            assert data.references is not None  # AlertCreate requires it
+            if data.references is None:  # AlertCreate requires it; a plain check survives python -O
+                raise TypeError("an update or cancel names the alert it references")
             thread_id = await _thread_of(conn, incident_id=incident_id, references=data.references)
         area = data.area
         row = await conn.fetchrow(

@@ -81,12 +81,13 @@ async def _against_pledge(
         if data.currency != pledge["currency"]:
             raise _invalid("/currency", f"the pledge is in {pledge['currency']}")
         arrived, value, value_currency = data.amount, None, "CNY"
-    else:
-        assert isinstance(data, GoodsDonationCreate)
+    elif isinstance(data, GoodsDonationCreate):
         if (data.item, data.unit) != (pledge["item"], pledge["call_unit"]):
             raise _invalid("/item", f"the pledge is of {pledge['item']} in {pledge['call_unit']}")
         arrived, value = data.quantity, data.estimated_value
         value_currency = data.currency
+    else:
+        raise TypeError(f"not a donation: {type(data).__name__}")
     if pledge["status"] not in (PledgeStatus.accepted, PledgeStatus.dispatched):
         raise InvalidState(f"the pledge is {pledge['status']}; only accepted or dispatched pledges are received",
                            state=pledge["status"])
@@ -95,7 +96,8 @@ async def _against_pledge(
     _, donation = await pledges.transition_with_receipt(
         conn, actor=actor, pledge_id=data.pledge_id, action="deliver", delivered=arrived, receipt=receipt
     )
-    assert donation is not None
+    if donation is None:  # delivering with a receipt always records one
+        raise RuntimeError(f"pledge {data.pledge_id} was delivered without its donation")
     return donation
 
 

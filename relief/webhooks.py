@@ -72,7 +72,8 @@ def require_change(actor: Principal, row: asyncpg.Record, *, operational: bool =
 async def _emit(conn: asyncpg.Connection, type: str, actor: Principal, after: Webhook | None,
                 before: Webhook | None = None) -> None:
     subject = after or before
-    assert subject is not None
+    if subject is None:
+        raise TypeError("a webhook event needs the subscription before or after the change")
     await events.emit(
         conn, type=type, actor=actor, entity_type="webhook", entity_id=subject.id,
         organization_id=subject.organization_id, before=before, after=after,

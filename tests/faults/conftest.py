@@ -21,6 +21,7 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,22 @@ PG_CTL_SECONDS = 30.0
 # The suite's load exceeds the rate limits (50/s per key, 10 failed sign-ins a minute) on purpose:
 # it is a load test of failure handling, not of the limiter. 0 turns each limit off.
 NO_RATE_LIMITS = {"RELIEF_RATE_LIMIT_PER_SECOND": "0", "RELIEF_AUTH_FAILURES_PER_MINUTE": "0"}
+
+
+async def committed_of(http: aiohttp.ClientSession, base: str, world: World) -> Decimal:
+    """The call's `committed` counter, as the API reports it."""
+    async with http.get(f"{base}/v1/calls/{world.call_id}", headers=world.dispatcher) as response:
+        assert response.status == 200, await response.text()
+        return Decimal((await response.json())["committed"])
+
+
+async def pledge_rows(database_url: str, world: World) -> int:
+    """The call's pledge rows, counted in the database behind the API."""
+    conn = await db.connect(database_url)
+    try:
+        return await conn.fetchval("select count(*) from pledges where call_id = $1", world.call_id)
+    finally:
+        await conn.close()
 
 
 def unlimited(**extra: Any) -> Settings:

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from decimal import Decimal
 
 import aiohttp
 
-from relief import db
 from tests.conftest import RELIEF_BIN, relief_env
 from tests.faults.conftest import (
     Outcome,
     Served,
     World,
+    committed_of,
     free_port,
     make_world,
+    pledge_rows,
     pledge_until_acknowledged,
     setting,
     unacceptable,
@@ -67,17 +67,11 @@ async def test_sigkill_of_serve_loses_and_doubles_no_pledge(database_url: str, h
         finally:
             stop.set()
             await asyncio.gather(*clients)
-        async with http.get(f"{served[-1].base}/v1/calls/{world.call_id}", headers=world.dispatcher) as response:
-            assert response.status == 200, await response.text()
-            committed = Decimal((await response.json())["committed"])
+        committed = await committed_of(http, served[-1].base, world)
     finally:
         await served[-1].stop()
 
-    conn = await db.connect(database_url)
-    try:
-        rows = await conn.fetchval("select count(*) from pledges where call_id = $1", world.call_id)
-    finally:
-        await conn.close()
+    rows = await pledge_rows(database_url, world)
     reconcile = await asyncio.to_thread(
         subprocess.run,
         [RELIEF_BIN, "reconcile"], env=relief_env(database_url), capture_output=True, text=True, timeout=60

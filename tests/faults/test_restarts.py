@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -26,8 +25,10 @@ from tests.faults.conftest import (
     Outcome,
     Served,
     World,
+    committed_of,
     free_port,
     make_world,
+    pledge_rows,
     pledge_until_acknowledged,
     send,
     setting,
@@ -167,18 +168,12 @@ async def test_restarts_under_load_never_answer_500(cluster: Cluster, http: aioh
         finally:
             stop.set()
             await asyncio.gather(*clients)
-        async with http.get(f"{served.base}/v1/calls/{world.call_id}", headers=world.dispatcher) as response:
-            assert response.status == 200, await response.text()
-            committed = Decimal((await response.json())["committed"])
+        committed = await committed_of(http, served.base, world)
     finally:
         await served.stop()
         if os.environ.get("RELIEF_FAULT_LOG"):  # the server's log, to study a run
             await asyncio.to_thread(Path(os.environ["RELIEF_FAULT_LOG"]).write_text, "\n".join(served.lines))
-    conn = await db.connect(url)
-    try:
-        rows = await conn.fetchval("select count(*) from pledges where call_id = $1", world.call_id)
-    finally:
-        await conn.close()
+    rows = await pledge_rows(url, world)
 
     statuses = sorted({o.status for o in outcomes})
     worst = max(r[1] for r in recoveries)

@@ -1,0 +1,224 @@
+"""The authorization matrix's world: the resources every principal meets, and a valid body per operation.
+
+Organizations A and B, C suspended after making its pledge and webhook, and the bureau; see
+test_authorization.py for how each principal gets a world of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from models.codes import credit_code_check_character
+from models.residents import resident_id_check_character
+from tests.conftest import Api, incident_body, organization_body
+
+# Receivers are never reached: no worker runs in this test (worker_in_process=False).
+HOOK_URL = "http://127.0.0.1:9/hook"
+POLYGON = "31.30,120.50 31.40,120.60 31.20,120.70 31.30,120.50"
+# Organizations as principals, and whose resources fill their paths; the bureau's keys get A's, or the
+# bureau's own webhook (and its deliveries), which is what a dispatcher changes.
+OWNER = {"own": "A", "other": "B", "suspended": "C"}
+CALLER = {"own": "A", "other": "A", "suspended": "C"}  # whose key each organization principal holds
+OWNERS = ("A", "B", "C", "bureau")
+# The resource a path's {id} names, by the path's first segment after /v1/.
+KINDS = {
+    "keys": "key", "organizations": "organization", "incidents": "incident", "public": "incident",
+    "calls": "call", "pledges": "pledge", "donations": "donation", "shelters": "shelter",
+    "residents": "resident", "webhooks": "webhook", "deliveries": "delivery", "alerts": "alert",
+}
+SHARED = frozenset({"incident", "call", "draft_call", "money_call", "shelter", "resident", "alert"})
+# A resource in the state the action starts from, so that an allowed caller gets a 2xx, not a 409.
+RESOURCE = {
+    ("POST", "/v1/calls/{id}/publish"): "draft_call",
+    ("POST", "/v1/calls/{id}/cancel"): "money_call",  # the goods call is closed just before
+    ("POST", "/v1/pledges/{id}/reject"): "spare_pledge",  # the other pledged one is accepted just before
+    ("POST", "/v1/pledges/{id}/dispatch"): "accepted_pledge",
+    ("POST", "/v1/pledges/{id}/deliver"): "accepted_pledge",
+}
+# Run after everything else, in this order: what they change would turn later answers into 404 or 409.
+LAST = [
+    ("POST", "/v1/shelters/{id}/close"),
+    ("POST", "/v1/shelters/{id}/reopen"),
+    ("POST", "/v1/calls/{id}/close"),
+    ("POST", "/v1/calls/{id}/cancel"),
+    ("POST", "/v1/incidents/{id}/close"),
+    ("POST", "/v1/incidents/{id}/reopen"),
+    ("DELETE", "/v1/webhooks/{id}"),
+    ("POST", "/v1/organizations/{id}/suspend"),
+    ("DELETE", "/v1/keys/{id}"),
+]
+
+_serial = itertools.count(1)
+
+
+def credit_code() -> str:
+    first17 = f"91320500{next(_serial) + 100_000:09d}"
+    return first17 + credit_code_check_character(first17)
+
+
+def resident_body() -> dict[str, Any]:
+    serial = next(_serial)
+    first17 = f"32050519800101{serial % 1000:03d}"
+    return {"name": f"李秀英{serial}", "id_type": "resident_id", "origin_region": "320506",
+            "id_number": first17 + resident_id_check_character(first17), "phone": f"139{serial:08d}"}
+
+
+def goods_call(**overrides: Any) -> dict[str, Any]:
+    return {"kind": "goods", "title": "救生衣", "item": "life_jacket", "unit": "piece", "quantity": "500",
+            "status": "open", **overrides}
+
+
+def alert_body() -> dict[str, Any]:
+    return {"headline": "东山镇沿湖村庄立即转移", "category": "Met", "urgency": "Immediate", "severity": "Severe",
+            "certainty": "Observed", "area": {"description": "吴中区东山镇", "polygon": POLYGON}}
+
+
+@dataclass
+class World:
+    """One principal's world: ids by owner ("A", "B", "C", "bureau") where resources have one."""
+
+    incident: str = ""
+    call: str = ""  # open, for goods: the one pledged against
+    draft_call: str = ""
+    money_call: str = ""
+    shelter: str = ""
+    shelter2: str = ""
+    resident: str = ""
+    alert: str = ""
+    org: dict[str, str] = field(default_factory=dict)
+    key: dict[str, str] = field(default_factory=dict)  # the organization's API key itself
+    spare_key: dict[str, str] = field(default_factory=dict)  # id of another key of it, to revoke
+    pledge: dict[str, str] = field(default_factory=dict)  # pledged
+    spare_pledge: dict[str, str] = field(default_factory=dict)  # pledged too
+    accepted_pledge: dict[str, str] = field(default_factory=dict)
+    donation: dict[str, str] = field(default_factory=dict)
+    webhook: dict[str, str] = field(default_factory=dict)
+    delivery: dict[str, str] = field(default_factory=dict)
+
+    def resource(self, kind: str, owner: str) -> str:
+        if kind in SHARED:
+            return getattr(self, kind)
+        if kind == "key":
+            return self.spare_key[owner]
+        if kind == "organization":
+            return self.org[owner]
+        return getattr(self, kind)[owner]
+
+    def ids_of(self, owner: str) -> set[str]:
+        """Everything of `owner` that another organization must never be shown."""
+        found = {self.org.get(owner), self.spare_key.get(owner), self.pledge.get(owner), self.spare_pledge.get(owner),
+                 self.accepted_pledge.get(owner), self.donation.get(owner), self.webhook.get(owner),
+                 self.delivery.get(owner)}
+        return {i for i in found if i}
+
+
+async def made(response, status: int = 201) -> dict[str, Any]:
+    assert response.status == status, f"setting up the world: {response.method} {response.url.path}: " \
+                                      f"{response.status} {await response.text()}"
+    return await response.json()
+
+
+def idempotency() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+async def build_world(client: TestClient, dispatcher: Api, admin: Api) -> World:
+    """A, B and C with keys, pledges, donations and webhooks; the shared incident's calls, shelters,
+    resident, evacuation and alert; then C suspended."""
+    w = World()
+    for owner in "ABC":
+        body = organization_body(0, name=f"矩阵救援队 {owner}{next(_serial)}", credit_code=credit_code())
+        org = await made(await dispatcher.post("/v1/organizations", json=body))
+        await made(await dispatcher.post(f"/v1/organizations/{org['id']}/approve"), 200)
+        w.org[owner] = org["id"]
+        keys = f"/v1/organizations/{org['id']}/keys"
+        w.key[owner] = (await made(await admin.post(keys, json={"name": f"{owner} key"})))["key"]
+        w.spare_key[owner] = (await made(await admin.post(keys, json={"name": f"{owner} spare"})))["id"]
+    code = f"AUTHZ-{uuid.uuid4().hex[:12]}"
+    w.incident = (await made(await dispatcher.post("/v1/incidents", json=incident_body(code=code))))["id"]
+    calls = f"/v1/incidents/{w.incident}/calls"
+    w.call = (await made(await dispatcher.post(calls, json=goods_call())))["id"]
+    w.draft_call = (await made(await dispatcher.post(calls, json=goods_call(status="draft"))))["id"]
+    money = {"kind": "money", "title": "善款", "amount": "2000000.00", "currency": "CNY", "status": "open"}
+    w.money_call = (await made(await dispatcher.post(calls, json=money)))["id"]
+    await made(await dispatcher.post(calls, json={"kind": "personnel", "title": "冲锋舟", "skill": "boat_rescue",
+                                                  "headcount": 30, "status": "open"}))
+    for owner in "ABC":
+        org = Api(client, w.key[owner])
+        pledges = f"/v1/calls/{w.call}/pledges"
+        body = {"quantity": "10", "estimated_value": "300.00"}
+        w.pledge[owner] = (await made(await org.post(pledges, json=body, headers=idempotency())))["id"]
+        w.spare_pledge[owner] = (await made(await org.post(pledges, json=body, headers=idempotency())))["id"]
+        accepted = (await made(await org.post(pledges, json=body, headers=idempotency())))["id"]
+        await made(await dispatcher.post(f"/v1/pledges/{accepted}/accept"), 200)
+        w.accepted_pledge[owner] = accepted
+        await made(await org.post(f"/v1/incidents/{w.incident}/offers", json=offer_body(w, owner)))
+        donation = {"kind": "money", "amount": "500.00", "channel": "bank_transfer",
+                    "receipt_no": f"R-{next(_serial)}", "donor": {"organization_id": w.org[owner]}}
+        donations = f"/v1/incidents/{w.incident}/donations"
+        w.donation[owner] = (await made(await dispatcher.post(donations, json=donation, headers=idempotency())))["id"]
+    shelters = f"/v1/incidents/{w.incident}/shelters"
+    w.shelter = (await made(await dispatcher.post(shelters, json=shelter_body(w, "A"))))["id"]
+    w.shelter2 = (await made(await dispatcher.post(shelters, json=shelter_body(w, "A"))))["id"]
+    residents = f"/v1/incidents/{w.incident}/residents"
+    w.resident = (await made(await dispatcher.post(residents, json=resident_body())))["id"]
+    await made(await dispatcher.post(f"/v1/incidents/{w.incident}/evacuations", json=evacuation_body(w, "A")))
+    for owner in OWNERS:
+        api = dispatcher if owner == "bureau" else Api(client, w.key[owner])
+        w.webhook[owner] = (await made(await api.post("/v1/webhooks", json={"url": HOOK_URL})))["id"]
+        w.delivery[owner] = (await made(await api.post(f"/v1/webhooks/{w.webhook[owner]}/test"), 202))["id"]
+    w.alert = (await made(await dispatcher.post(f"/v1/incidents/{w.incident}/alerts", json=alert_body())))["id"]
+    for owner in "AB":
+        await made(await Api(client, w.key[owner]).post(f"/v1/alerts/{w.alert}/acks", json={"status": "received"}), 200)
+    await made(await dispatcher.post(f"/v1/organizations/{w.org['C']}/suspend"), 200)
+    return w
+
+
+def offer_body(w: World, owner: str) -> dict[str, Any]:
+    return {"kind": "goods", "item": "life_jacket", "unit": "piece", "quantity": "100", "region": "320500"}
+
+
+def shelter_body(w: World, owner: str) -> dict[str, Any]:
+    return {"name": f"东山中学体育馆 {next(_serial)}", "address": "苏州市吴中区东山镇", "capacity": 300}
+
+
+def evacuation_body(w: World, owner: str) -> dict[str, Any]:
+    return {"count": 120, "from_region": "320505", "placement": "dispersed"}
+
+
+Body = Callable[[World, str], dict[str, Any]]
+
+# A valid body for every operation that needs one, from the world and the owner of the path's resource.
+BODIES: dict[tuple[str, str], Body] = {
+    ("POST", "/v1/keys"): lambda w, o: {"name": "matrix key", "role": "organization", "organization_id": w.org[o]},
+    ("POST", "/v1/organizations"): lambda w, o: organization_body(
+        0, name=f"新登记组织 {next(_serial)}", credit_code=credit_code()),
+    ("PATCH", "/v1/organizations/{id}"): lambda w, o: {"name": f"矩阵救援队 {o} 改名 {next(_serial)}"},
+    ("POST", "/v1/organizations/{id}/keys"): lambda w, o: {"name": "matrix key"},
+    ("POST", "/v1/incidents"): lambda w, o: incident_body(code=f"AUTHZ-{uuid.uuid4().hex[:12]}"),
+    ("PATCH", "/v1/incidents/{id}"): lambda w, o: {"title": "台风杜苏芮 苏州响应（更新）"},
+    ("POST", "/v1/incidents/{id}/calls"): lambda w, o: goods_call(title="雨衣", item="raincoat"),
+    ("PATCH", "/v1/calls/{id}"): lambda w, o: {"title": "救生衣（加急）"},
+    ("POST", "/v1/calls/{id}/pledges"): lambda w, o: {"quantity": "5", "estimated_value": "150.00"},
+    ("POST", "/v1/pledges/{id}/reject"): lambda w, o: {"reason": "重复认捐"},
+    ("POST", "/v1/incidents/{id}/offers"): offer_body,
+    ("POST", "/v1/incidents/{id}/donations"): lambda w, o: {
+        "kind": "money", "amount": "20.00", "channel": "cash", "receipt_no": f"R-{next(_serial)}"},
+    ("POST", "/v1/donations/{id}/reverse"): lambda w, o: {"reason": "录入错误"},
+    ("POST", "/v1/incidents/{id}/shelters"): shelter_body,
+    ("PATCH", "/v1/shelters/{id}"): lambda w, o: {"name": f"东山中学 {next(_serial)}"},
+    ("POST", "/v1/incidents/{id}/residents"): lambda w, o: resident_body(),
+    ("POST", "/v1/residents/{id}/checkin"): lambda w, o: {"shelter_id": w.shelter},
+    ("POST", "/v1/residents/{id}/move"): lambda w, o: {"shelter_id": w.shelter2},
+    ("POST", "/v1/incidents/{id}/evacuations"): evacuation_body,
+    ("POST", "/v1/webhooks"): lambda w, o: {"url": HOOK_URL, "event_types": ["call.*"]},
+    ("PATCH", "/v1/webhooks/{id}"): lambda w, o: {"description": "changed by the matrix"},
+    ("POST", "/v1/incidents/{id}/alerts"): lambda w, o: alert_body(),
+    ("POST", "/v1/alerts/{id}/acks"): lambda w, o: {"status": "responding"},
+}
