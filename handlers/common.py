@@ -55,7 +55,8 @@ def _pointer_of(loc: tuple[Any, ...], document: Any, error_type: str) -> str:
     so the walk stops where the document does (a missing field is still named).
     """
     if error_type in ("union_tag_invalid", "union_tag_not_found"):
-        return "/kind"
+        # Every discriminated union here is tagged by "kind", at the top or nested (a distribution's "to").
+        return _pointer_of(loc, document, "") + "/kind"
     parts: list[str] = []
     node = document
     for index, elem in enumerate(loc):

@@ -1,4 +1,4 @@
-"""/v1/incidents/{id}/exports/{pledges|donations|evacuations}.csv: HXL-tagged CSV, streamed."""
+"""/v1/incidents/{id}/exports/{pledges|donations|evacuations|stock-movements|disbursements}.csv: HXL CSV."""
 
 from __future__ import annotations
 
@@ -126,3 +126,17 @@ async def export_donations(request: web.Request) -> web.StreamResponse:
 async def export_evacuations(request: web.Request) -> web.StreamResponse:
     """Aggregate evacuations and residents (one row each, no personal data) as HXL-tagged CSV, streamed."""
     return await _stream(request, exports.EXPORTS["evacuations"])
+
+
+@routes.get("/v1/incidents/{id}/exports/stock-movements.csv", response=None, content_type="text/csv", roles=STAFF,
+            errors=ERRORS, headers=DISPOSITION)
+async def export_stock_movements(request: web.Request) -> web.StreamResponse:
+    """Every stock movement (transfers, arrivals, distributions, write-offs, reversals) as HXL-tagged CSV."""
+    return await _stream(request, exports.EXPORTS["stock-movements"])
+
+
+@routes.get("/v1/incidents/{id}/exports/disbursements.csv", response=None, content_type="text/csv", roles=STAFF,
+            errors=ERRORS, headers=DISPOSITION)
+async def export_disbursements(request: web.Request) -> web.StreamResponse:
+    """Every disbursement (proposed, approved, rejected, reversed) as HXL-tagged CSV, streamed."""
+    return await _stream(request, exports.EXPORTS["disbursements"])

@@ -27,7 +27,7 @@ from models.pledges import (
     PledgeQuery,
     PledgeReject,
 )
-from relief import calls, masking, pledges
+from relief import calls, ledger, masking, pledges
 from relief.errors import Forbidden
 
 routes = Routes("pledges")
@@ -150,6 +150,12 @@ async def dispatch_pledge(request: web.Request) -> web.Response:
 @routes.post("/v1/pledges/{id}/deliver", body=PledgeDeliver, body_required=False, response=Pledge,
              roles="admin, dispatcher", errors=(403, 404, 409, 422))
 async def deliver_pledge(request: web.Request) -> web.Response:
-    """Confirm delivery (from accepted or dispatched), of all or part: the rest returns to the call."""
+    """Confirm delivery (from accepted or dispatched), of all or part: the rest returns to the call.
+
+    Goods go into stock at `site_id` or `shelter_id` (a location of the incident, else 422), or at the
+    incident's intake site when neither is named.
+    """
     data = await optional_body(request, PledgeDeliver)
-    return await _transition(request, "deliver", delivered=data.quantity, reason=data.note)
+    located = data.site_id is not None or data.shelter_id is not None
+    receipt = ledger.Receipt(site_id=data.site_id, shelter_id=data.shelter_id) if located else None
+    return await _transition(request, "deliver", delivered=data.quantity, reason=data.note, receipt=receipt)

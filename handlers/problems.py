@@ -29,6 +29,11 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
         "Over-commitment",
         "The pledge is larger than what the call still needs; `remaining` says how much that is.",
     ),
+    "insufficient": (
+        409,
+        "Insufficient",
+        "More than a location holds on hand (or a fund's balance); `available` says how much there is.",
+    ),
     "idempotency-in-progress": (
         409,
         "Request in progress",
@@ -114,6 +119,7 @@ DOMAIN_STATUS: dict[type[errors.ReliefError], tuple[int, str]] = {
     errors.NotFound: (404, "not-found"),
     errors.InvalidState: (409, "invalid-state"),
     errors.OverCommitted: (409, "over-committed"),
+    errors.Insufficient: (409, "insufficient"),
     errors.InProgress: (409, "idempotency-in-progress"),
     errors.Conflict: (409, "conflict"),
     errors.StaleVersion: (412, "precondition-failed"),

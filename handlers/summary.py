@@ -10,7 +10,8 @@ from handlers.common import path_id, pool, principal, respond
 from handlers.routing import Routes
 from models.public import PublicIncident
 from models.summary import Summary
-from relief import summary
+from models.use import PublicUse
+from relief import summary, use
 
 routes = Routes("summary")
 
@@ -34,10 +35,24 @@ async def public_incident(request: web.Request) -> web.Response:
     async with pool(request).acquire() as conn:
         figures = await summary.summary(conn, incident_id=incident_id)
         names = await summary.participant_names(conn, incident_id=incident_id)
-    public = PublicIncident.from_summary(figures, names)
-    body = public.model_dump_json().encode()
+    return _public(request, PublicIncident.from_summary(figures, names))
+
+
+@routes.get("/v1/public/incidents/{id}/use", public=True, database=True, response=PublicUse, errors=(404,),
+            summary="How donations were used (捐赠款物使用情况公示): money paid out and balance, goods distributed")
+async def public_use(request: web.Request) -> web.Response:
+    """How donations were used: money received, paid out per purpose and balance, per currency and
+    earmark; goods received, distributed, written off and on hand; people reached; organizations by
+    name. No individual donor, resident or recipient person is named."""
+    async with pool(request).acquire() as conn:
+        report = await use.report(conn, incident_id=path_id(request))
+    return _public(request, report)
+
+
+def _public(request: web.Request, model: PublicIncident | PublicUse) -> web.Response:
+    body = model.model_dump_json().encode()
     # The figures, not the moment they were read, make the tag: unchanged figures revalidate with 304.
-    etag = '"' + hashlib.sha256(public.model_dump_json(exclude={"as_of"}).encode()).hexdigest()[:32] + '"'
+    etag = '"' + hashlib.sha256(model.model_dump_json(exclude={"as_of"}).encode()).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={PUBLIC_MAX_AGE_SECONDS}"}
     if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)

@@ -6,11 +6,12 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from models.amounts import Amount, Counter, Currency, NonNegative, Quantity, check_money
 from models.calls import Item, Unit
 from models.common import Input, ListQuery, Output, Text, Timestamp
+from models.disbursements import Earmark, EarmarkView
 from models.pledges import Note
 
 ReceiptNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -52,6 +53,7 @@ class MoneyDonationCreate(_DonationCreate):
     amount: Amount
     currency: Currency = "CNY"
     channel: Channel = Channel.other
+    earmark: Earmark | None = Field(default=None, description="定向: the donor's designated use; null: unearmarked")
 
     @model_validator(mode="after")
     def _minor_units(self) -> MoneyDonationCreate:
@@ -67,6 +69,15 @@ class GoodsDonationCreate(_DonationCreate):
     estimated_value: NonNegative | None = None
     currency: Currency = Field(default="CNY", description="The currency of estimated_value")
     channel: Channel = Channel.in_kind
+    site_id: UUID | None = Field(default=None, description="Where it was received; neither: the intake site")
+    shelter_id: UUID | None = Field(default=None, description="…or the shelter where it was received")
+
+    @field_validator("shelter_id")
+    @classmethod
+    def _one_location(cls, value: UUID | None, info: ValidationInfo) -> UUID | None:
+        if value is not None and info.data.get("site_id") is not None:
+            raise ValueError('name one location: {"site_id": …} or {"shelter_id": …}, not both')
+        return value
 
 
 DonationCreate = Annotated[MoneyDonationCreate | GoodsDonationCreate, Field(discriminator="kind")]
@@ -101,6 +112,9 @@ class Donation(Output):
     call_id: UUID | None
     reverses: UUID | None
     reversed_by: UUID | None = None
+    earmark: EarmarkView | None = Field(default=None, description="money: the donor's designated use (定向)")
+    site_id: UUID | None = Field(default=None, description="goods: the site where they were received")
+    shelter_id: UUID | None = Field(default=None, description="goods: the shelter where they were received")
     reason: str | None
     note: str
     version: int = Field(default=1, description="Always 1: ledger entries never change (a reversal is a new entry)")

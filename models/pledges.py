@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from models.amounts import Amount, Counter, Currency, Headcount, NonNegative, Quantity
 from models.calls import CallKind
@@ -68,6 +68,15 @@ class PledgeDeliver(Input):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
         default=None, description="What arrived, in words (damage, shortfall…); kept as the pledge's reason"
     )
+    site_id: UUID | None = Field(default=None, description="goods: where they were received; neither: the intake site")
+    shelter_id: UUID | None = Field(default=None, description="goods: …or the shelter where they were received")
+
+    @field_validator("shelter_id")
+    @classmethod
+    def _one_location(cls, value: UUID | None, info: ValidationInfo) -> UUID | None:
+        if value is not None and info.data.get("site_id") is not None:
+            raise ValueError('name one location: {"site_id": …} or {"shelter_id": …}, not both')
+        return value
 
 
 class Pledge(Output):

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from models.amounts import Counter
 from models.common import Output, Timestamp
+from models.use import UseFigures
 
 
 class MoneyFigures(Output):
@@ -77,6 +78,7 @@ class Summary(Output):
     shelters: list[ShelterFigures]
     calls_by_status: dict[str, int]
     calls: list[CallFigures]
+    use: UseFigures = Field(description="Where it went: money paid out and its balance, goods distributed and on hand")
 
 
 class Difference(Output):

@@ -12,7 +12,9 @@ from aiohttp import web
 
 from handlers import alerts as alerts_handlers
 from handlers import calls as calls_handlers
+from handlers import chain as chain_handlers
 from handlers import console as console_handlers
+from handlers import disbursements as disbursements_handlers
 from handlers import donations as donations_handlers
 from handlers import events as events_handlers
 from handlers import exports as exports_handlers
@@ -26,6 +28,8 @@ from handlers import pledges as pledges_handlers
 from handlers import ratelimits as ratelimits_handlers
 from handlers import residents as residents_handlers
 from handlers import shelters as shelters_handlers
+from handlers import sites as sites_handlers
+from handlers import stock as stock_handlers
 from handlers import stream as stream_handlers
 from handlers import summary as summary_handlers
 from handlers import system as system_handlers
@@ -35,8 +39,8 @@ from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
 from handlers.routing import Operation
 from handlers.system import OPENAPI
-from relief import db, deliveries, idempotency, sessions
-from relief.app_keys import IN_FLIGHT, POOL, SETTINGS, STOPPING
+from relief import chain, db, deliveries, idempotency, sessions
+from relief.app_keys import IN_FLIGHT, LEDGER_SIGNER, POOL, SETTINGS, STOPPING
 from relief.inflight import InFlight
 from relief.settings import Settings
 
@@ -61,6 +65,10 @@ def operations() -> list[Operation]:
         *pledges_handlers.routes.operations,
         *offers_handlers.routes.operations,
         *donations_handlers.routes.operations,
+        *sites_handlers.routes.operations,
+        *stock_handlers.routes.operations,
+        *disbursements_handlers.routes.operations,
+        *chain_handlers.routes.operations,
         *events_handlers.routes.operations,
         *stream_handlers.routes.operations,
         *shelters_handlers.routes.operations,
@@ -152,6 +160,9 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[LEDGER_SIGNER] = chain.Signer.from_setting(
+        settings.ledger_key.get_secret_value() if settings.ledger_key else None, settings.secret_key.get_secret_value()
+    )
     app[METRICS] = Metrics(app)
     app[IN_FLIGHT] = InFlight()
     ratelimits_handlers.setup(app, settings)

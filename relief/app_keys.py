@@ -7,6 +7,7 @@ import asyncio
 import asyncpg
 from aiohttp import web
 
+from relief.chain import Signer
 from relief.inflight import InFlight
 from relief.settings import Settings
 
@@ -15,3 +16,4 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 REQUEST_ID = web.RequestKey("request_id", str)
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
 STOPPING = web.AppKey("stopping", asyncio.Event)  # set when a graceful stop begins
+LEDGER_SIGNER = web.AppKey("ledger_signer", Signer)  # signs incidents' ledger heads (RELIEF_LEDGER_KEY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import signal
 import sys
 from collections.abc import Sequence
@@ -163,6 +164,46 @@ def reconcile(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if differences else 0
 
 
+def verify_ledger(settings: Settings, args: argparse.Namespace) -> int:
+    """Recompute every incident's hash chain from the ledger rows; name the first entry that does not match."""
+    from relief import chain
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        if args.incident is not None:
+            await incidents.require(conn, args.incident)
+            ids = [args.incident]
+        else:
+            ids = [r["id"] for r in await conn.fetch("select id from incidents order by created_at, id")]
+        broken = 0
+        for number, incident_id in enumerate(ids, 1):
+            checked, mismatch = await chain.verify(conn, incident_id=incident_id)
+            head = await chain.head(conn, incident_id)
+            if mismatch is None:
+                print(f"{incident_id}  {checked} entries  head {head.head}  ok ({number}/{len(ids)})", flush=True)
+                continue
+            broken += 1
+            where = f"entry {mismatch.position}" if mismatch.position is not None else "an entry"
+            print(f"{incident_id}  MISMATCH at {where} ({mismatch.kind} {mismatch.entry_id}): {mismatch.problem}; "
+                  f"{checked} entries before it verify", flush=True)
+        return ids, broken
+
+    ids, broken = asyncio.run(_with_conn(database_url(settings), work))
+    print(f"{len(ids)} incident(s) checked, {broken} with a broken chain")
+    return 1 if broken else 0
+
+
+def ledger_key() -> int:
+    """Print a new Ed25519 key for RELIEF_LEDGER_KEY (stdout, once) and its public key (stderr); it needs no
+    settings, so it runs where the service is not configured yet (a production image before its first start)."""
+    from relief import chain
+
+    key = chain.new_key()
+    signer = chain.Signer.from_setting(key, "")
+    print(key)
+    print(f"public key {base64.b64encode(signer.public_raw).decode()}  key id {signer.key_id}", file=sys.stderr)
+    return 0
+
+
 def _demo_secret(settings: Settings) -> bytes:
     return settings.secret_key.get_secret_value().encode()
 
@@ -174,10 +215,12 @@ def _print_demo(settings: Settings, result) -> None:  # type: ignore[no-untyped-
     state = "loaded" if result.loaded else "already loaded"
     print(f"Doksuri demo {result.incident_code} {state}")
     print(f"demo dispatcher key: {result.dispatcher_key}")
+    print(f"demo approver key: {result.approver_key}  (a second dispatcher: four eyes on disbursements)")
     print(f"demo organization key: {result.organization_key}  ({result.organization_name})")
     print(f"incident: {base}/v1/incidents/{result.incident_id}")
     print(f"summary: {base}/v1/incidents/{result.incident_id}/summary")
     print(f"public page: {base}/v1/public/incidents/{result.incident_id}")
+    print(f"use report: {base}/v1/public/incidents/{result.incident_id}/use")
     print(f'try: curl -H "Authorization: Bearer {result.dispatcher_key}" {base}/v1/incidents/{result.incident_id}',
           flush=True)
 
@@ -197,7 +240,7 @@ def _demo_if_empty(settings: Settings, url: str) -> None:
 
 
 def demo(settings: Settings, args: argparse.Namespace) -> int:
-    """Load the Doksuri demo (once) and print fresh keys for a demo dispatcher and a demo organization."""
+    """Load the Doksuri demo (once) and print fresh keys for two demo dispatchers and a demo organization."""
     from relief import demo as scenario
 
     async def work(conn):  # type: ignore[no-untyped-def]
@@ -215,8 +258,13 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply pending migrations and exit")
     check = commands.add_parser("reconcile", help="recompute every counter from the rows and report differences")
     check.add_argument("--incident", type=UUID, default=None, help="one incident (default: all)")
+    verify = commands.add_parser(
+        "verify-ledger", help="recompute the ledger's hash chain from its rows; exit 1 naming the first mismatch"
+    )
+    verify.add_argument("--incident", type=UUID, default=None, help="one incident (default: all)")
+    commands.add_parser("ledger-key", help="print a new key for RELIEF_LEDGER_KEY (the ledger head's signing key)")
     commands.add_parser(
-        "demo", help="load the Doksuri demo incident (once) and print fresh demo dispatcher and organization keys"
+        "demo", help="load the Doksuri demo incident (once) and print fresh demo dispatcher, approver and org keys"
     )
     key_commands = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="keys_command", required=True
@@ -234,6 +282,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "ledger-key":
+        return ledger_key()
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -253,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return reconcile(settings, args)
         if args.command == "demo":
             return demo(settings, args)
+        if args.command == "verify-ledger":
+            return verify_ledger(settings, args)
         handler = {"create": keys_create, "list": keys_list, "revoke": keys_revoke}[args.keys_command]
         return handler(settings, args)
     except ReliefError as exc:

@@ -19,6 +19,8 @@ import structlog
 log = structlog.get_logger("relief.db")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The migration that adds the ledger's hash chain: entries that predate it are chained right after it.
+CHAIN_MIGRATION = 10
 # One advisory lock key for "migrating"; advisory locks are per database, so two Relief databases on
 # one server never wait for each other.
 MIGRATION_LOCK = 7_312_145_839_001
@@ -209,6 +211,10 @@ async def migrate(conn: asyncpg.Connection, *, directory: Path = MIGRATIONS_DIR)
                 continue
             async with conn.transaction():
                 await conn.execute(migration.path.read_text())
+                if migration.version == CHAIN_MIGRATION:
+                    from relief import chain  # the chain's encoding is defined once, in Python
+
+                    await chain.backfill(conn)
                 await conn.execute(
                     "insert into schema_migrations (version, name) values ($1, $2)",
                     migration.version,

@@ -1,11 +1,13 @@
 """The Doksuri demo: a living incident modelled on Suzhou's response to Typhoon Doksuri (July 2023).
 
-The scenario itself is data, in relief/demo_data.py; this module loads it.
+The scenario itself is data, in relief/demo_data.py; this module loads it, and relief/demo_use.py
+carries it on to where the help went (sites, stock movements, disbursements).
 
 `load()` drives the same use cases the API does (so events, counters and occupancies come out exactly as
 they would from real work), all in one transaction: a load either happens whole or not at all, so
 "the demo incident exists" reliably means "the demo is loaded", and loading again writes nothing.
-Every call issues fresh keys for a demo dispatcher and a demo organization; earlier ones stay valid.
+Every call issues fresh keys for a demo dispatcher, a second one (the demo approver: four eyes on
+disbursements) and a demo organization; earlier ones stay valid.
 
 Every name, code, ID number and phone number here is made up. ID numbers and credit codes carry valid
 check characters only so that the service accepts them; phones are from the unassigned 1390000xxxx range.
@@ -31,7 +33,7 @@ from models.organizations import OrganizationCreate, OrganizationStatus
 from models.pledges import PledgeCreate
 from models.residents import EvacuationCreate, ResidentCreate
 from models.shelters import ShelterCreate
-from relief import calls, donations, incidents, keys, ledger, organizations, pledges, residents, shelters
+from relief import calls, demo_use, donations, incidents, keys, ledger, organizations, pledges, residents, shelters
 from relief.auth import SYSTEM, Principal
 from relief.demo_data import (
     CALLS,
@@ -69,6 +71,8 @@ class DemoResult:
     organization_key: str
     organization_id: UUID
     organization_name: str
+    approver_key: str
+    """A second dispatcher's key: it approves what the demo dispatcher's key proposes, and the other way round."""
 
 
 def _progress(message: str) -> None:
@@ -134,6 +138,7 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes) -> UUID:
         ),
     }))
     incident_id = incident.id
+    staff = await demo_use.bureau(conn)
 
     orgs: dict[str, UUID] = {}
     names: dict[str, str] = {}
@@ -156,7 +161,8 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes) -> UUID:
         shelter = await shelters.create(conn, actor=SYSTEM, incident_id=incident_id, data=ShelterCreate(
             name=name, address=address, capacity=capacity, location={"lat": lat, "lon": lon}))
         shelter_ids[slug] = shelter.id
-    _progress(f"{len(CALLS) + 1} calls and {len(SHELTERS)} shelters")
+    site_ids = await demo_use.open_sites(conn, actor=staff.dispatcher, incident_id=incident_id)
+    _progress(f"{len(CALLS) + 1} calls, {len(SHELTERS)} shelters and {len(site_ids)} sites")
 
     # Every pledge first (so none meets a call already fulfilled), then what became of each.
     made = []
@@ -167,12 +173,12 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes) -> UUID:
         made.append((pledge, actor, call_slug, steps))
     for pledge, actor, call_slug, steps in made:
         for action, extra in steps:
-            await _pledge_step(conn, incident_id, pledge, actor, CALLS[call_slug], action, extra)
+            await _pledge_step(conn, incident_id, pledge, actor, CALLS[call_slug], action, extra, site_ids)
     _progress(f"{len(made)} pledges")
 
     for entry in DONATIONS:
-        await _donate(conn, incident_id, entry, orgs, call_ids)
-    duplicate = await _donate(conn, incident_id, DUPLICATE, orgs, call_ids)
+        await _donate(conn, incident_id, entry, orgs, call_ids, site_ids)
+    duplicate = await _donate(conn, incident_id, DUPLICATE, orgs, call_ids, site_ids)
     await donations.reverse(conn, actor=SYSTEM, donation_id=duplicate,
                             reason="重复登记：同一笔银行转账录入了两次")
     _progress(f"{len(DONATIONS) + 1} donations received outside pledges, 1 reversed")
@@ -184,14 +190,19 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes) -> UUID:
             occurred_at=at(day, hour), note=note))
     people = await _register_households(conn, incident_id, secret, orgs, shelter_ids)
     _progress(f"{sum(e[0] for e in EVACUATIONS)} people in {len(EVACUATIONS)} aggregate evacuations, "
-              f"{people} residents registered one by one ({time.monotonic() - started:.1f} s)")
+              f"{people} residents registered one by one")
+    movements, payments = await demo_use.record(conn, staff=staff, incident_id=incident_id, orgs=orgs,
+                                                shelter_ids=shelter_ids, site_ids=site_ids)
+    await demo_use.finish(conn, staff)
+    _progress(f"{movements} stock movements and {payments} disbursements ({time.monotonic() - started:.1f} s)")
     return incident_id
 
 
 async def _pledge_step(
     conn: asyncpg.Connection, incident_id: UUID, pledge: Any, actor: Principal, call: dict[str, Any],
-    action: str, extra: dict[str, Any],
+    action: str, extra: dict[str, Any], site_ids: dict[str, UUID],
 ) -> None:
+    extra = _located(extra, site_ids)
     if action == "receive":
         # A donation recorded against the pledge: it delivers the pledge (one act, one ledger entry).
         body: dict[str, Any] = {"kind": call["kind"], "pledge_id": str(pledge.id),
@@ -204,8 +215,9 @@ async def _pledge_step(
         return
     by = actor if action in ("dispatch", "withdraw") else SYSTEM
     receipt = None
-    if action == "deliver" and ("channel" in extra or "receipt_no" in extra):
-        receipt = ledger.Receipt(channel=extra.get("channel"), receipt_no=extra.get("receipt_no"))
+    if action == "deliver" and extra.keys() & {"channel", "receipt_no", "site_id"}:
+        receipt = ledger.Receipt(channel=extra.get("channel"), receipt_no=extra.get("receipt_no"),
+                                 site_id=extra.get("site_id"))
     delivered = Decimal(extra["delivered"]) if "delivered" in extra else None
     await pledges.transition(conn, actor=by, pledge_id=pledge.id, action=action, reason=extra.get("reason"),
                              delivered=delivered, receipt=receipt)
@@ -213,15 +225,22 @@ async def _pledge_step(
 
 async def _donate(
     conn: asyncpg.Connection, incident_id: UUID, entry: dict[str, Any], orgs: dict[str, UUID],
-    call_ids: dict[str, UUID],
+    call_ids: dict[str, UUID], site_ids: dict[str, UUID],
 ) -> UUID:
-    body = {k: v for k, v in entry.items() if k not in ("donor", "call")}
+    body = {k: v for k, v in _located(entry, site_ids).items() if k not in ("donor", "call")}
     body["donor"] = _donor(entry["donor"], orgs)
     if "call" in entry:
         body["call_id"] = str(call_ids[entry["call"]])
     donation = await donations.record(conn, actor=SYSTEM, incident_id=incident_id,
                                       data=_DONATION.validate_python(body))
     return donation.id
+
+
+def _located(entry: dict[str, Any], site_ids: dict[str, UUID]) -> dict[str, Any]:
+    """The entry with its "site" slug (where goods were received) as the site's id."""
+    if "site" not in entry:
+        return entry
+    return {**{k: v for k, v in entry.items() if k != "site"}, "site_id": site_ids[entry["site"]]}
 
 
 async def _register_households(
@@ -297,6 +316,7 @@ async def load(conn: asyncpg.Connection, *, secret: bytes) -> DemoResult:
     async with conn.transaction():
         organization_id, organization_name = await _demo_organization(conn)
         dispatcher = await keys.create(conn, actor=SYSTEM, name="demo dispatcher", role=Role.dispatcher)
+        approver = await keys.create(conn, actor=SYSTEM, name="demo approver", role=Role.dispatcher)
         organization = await keys.create(conn, actor=SYSTEM, name=f"demo organization ({organization_name})",
                                          role=Role.organization, organization_id=organization_id)
     return DemoResult(
@@ -307,6 +327,7 @@ async def load(conn: asyncpg.Connection, *, secret: bytes) -> DemoResult:
         organization_key=organization.key,
         organization_id=organization_id,
         organization_name=organization_name,
+        approver_key=approver.key,
     )
 
 

@@ -141,6 +141,7 @@ DRAFT_CALL = {"kind": "goods", "title": "灾后环境消杀用品", "item": "dis
               "quantity": "2000", "priority": "low", "status": "draft"}
 
 # (call, organization, pledge body, [(action, extra)…]); actions in order, after every pledge is made.
+# Goods delivered or received with "site" land at that site (relief/demo_use.py), else at the intake site.
 PLEDGES: list[tuple[str, str, dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
     ("m_fund", "sz_charity", {"amount": "2000000"},
      [("accept", {}), ("receive", {"channel": "bank_transfer", "receipt_no": "SZCS-20230729-001"})]),
@@ -153,7 +154,8 @@ PLEDGES: list[tuple[str, str, dict[str, Any], list[tuple[str, dict[str, Any]]]]]
     ("m_relief", "ks_charity", {"amount": "600000"},
      [("accept", {}), ("receive", {"channel": "bank_transfer", "receipt_no": "SZCS-20230730-005"})]),
     ("m_relief", "tc_foundation", {"amount": "400000"},
-     [("accept", {}), ("receive", {"channel": "bank_transfer", "receipt_no": "SZCS-20230731-006"})]),
+     [("accept", {}), ("receive", {"channel": "bank_transfer", "receipt_no": "SZCS-20230731-006",
+                                   "earmark": {"purpose": "emergency_living_aid", "region": "3205"}})]),
     ("m_relief", "th_food", {"amount": "150000"}, [("accept", {}), ("dispatch", {})]),
     ("m_relief", "sip_social", {"amount": "50000", "note": "园区企业定向捐赠，汇总后转入"}, []),
     ("m_relief", "gs_textiles", {"amount": "100000"},
@@ -162,20 +164,20 @@ PLEDGES: list[tuple[str, str, dict[str, Any], list[tuple[str, dict[str, Any]]]]]
     ("m_shelters", "sz_catering", {"amount": "80000"},
      [("reject", {"reason": "与协会另一笔认捐重复登记，请以物资认捐为准"})]),
     ("g_water", "th_food", {"quantity": "3000", "estimated_value": "108000"},
-     [("accept", {}), ("dispatch", {}), ("deliver", {})]),
+     [("accept", {}), ("dispatch", {}), ("deliver", {"site": "wz_depot"})]),
     ("g_water", "sz_catering", {"quantity": "1200", "estimated_value": "43200"},
      [("accept", {}), ("deliver", {"delivered": "1000", "reason": "实到1000箱，200箱包装破损退回"})]),
     ("g_water", "ycl_logistics", {"quantity": "800", "estimated_value": "28800"}, [("accept", {}), ("dispatch", {})]),
     ("g_food", "th_food", {"quantity": "1500", "estimated_value": "97500"},
-     [("accept", {}), ("receive", {"quantity": "1500", "receipt_no": "WZ-WZ-0729-011"})]),
+     [("accept", {}), ("receive", {"quantity": "1500", "receipt_no": "WZ-WZ-0729-011", "site": "wz_depot"})]),
     ("g_food", "ks_machinery", {"quantity": "1000", "estimated_value": "65000"}, [("accept", {})]),
     ("g_beds", "jjh_electronics", {"quantity": "800", "estimated_value": "128000"},
-     [("accept", {}), ("dispatch", {}), ("deliver", {})]),
+     [("accept", {}), ("dispatch", {}), ("deliver", {"site": "gs_depot"})]),
     ("g_beds", "tc_supply", {"quantity": "400", "estimated_value": "64000"}, []),
     ("g_quilts", "gs_textiles", {"quantity": "2000", "estimated_value": "260000"},
-     [("accept", {}), ("dispatch", {}), ("deliver", {})]),
+     [("accept", {}), ("dispatch", {}), ("deliver", {"site": "gs_depot"})]),
     ("g_jackets", "sz_logistics_assoc", {"quantity": "500", "estimated_value": "42500"},
-     [("accept", {}), ("deliver", {})]),
+     [("accept", {}), ("deliver", {"site": "wz_depot"})]),
     ("g_generators", "ks_machinery", {"quantity": "12", "estimated_value": "96000"},
      [("accept", {}), ("dispatch", {}), ("deliver", {})]),
     ("g_pumps", "ycl_logistics", {"quantity": "6", "estimated_value": "72000"}, [("accept", {}), ("deliver", {})]),
@@ -202,7 +204,8 @@ PLEDGES: list[tuple[str, str, dict[str, Any], list[tuple[str, dict[str, Any]]]]]
      [("reject", {"reason": "炊事需持健康证，请改派物资分发志愿者"})]),
 ]
 
-# Donations received outside any pledge. "donor": an organization slug, a name, or None (anonymous).
+# Donations received outside any pledge. "donor": an organization slug, a name, or None (anonymous);
+# "site": where goods were received (else the intake site).
 DONATIONS: list[dict[str, Any]] = [
     {"kind": "money", "amount": "623418.60", "channel": "online_platform", "donor": None, "call": "m_relief",
      "receipt_no": "NET-20230730-01", "note": "网络募捐平台个人捐款汇总（第一批）"},
@@ -227,9 +230,9 @@ DONATIONS: list[dict[str, Any]] = [
     {"kind": "goods", "item": "drinking_water", "unit": "box", "quantity": "500", "estimated_value": "18000",
      "donor": "snd_youth", "call": "g_water", "receipt_no": "WZ-GD-0729-201"},
     {"kind": "goods", "item": "sandbag", "unit": "piece", "quantity": "10000", "estimated_value": "35000",
-     "donor": "sz_logistics_assoc", "receipt_no": "WZ-GD-0728-202"},
+     "donor": "sz_logistics_assoc", "receipt_no": "WZ-GD-0728-202", "site": "wz_depot"},
     {"kind": "goods", "item": "raincoat", "unit": "piece", "quantity": "1000", "estimated_value": "15000",
-     "donor": None, "receipt_no": "XC-GD-0729-203"},
+     "donor": None, "receipt_no": "XC-GD-0729-203", "site": "xc_point"},
     {"kind": "goods", "item": "flashlight", "unit": "piece", "quantity": "300", "estimated_value": "9600",
      "donor": "snd_youth", "receipt_no": "SND-GD-0729-204"},
 ]

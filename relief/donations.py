@@ -31,10 +31,13 @@ def _entry(incident_id: UUID, data: DonationCreate) -> ledger.Entry:
         "note": data.note,
     }
     if isinstance(data, MoneyDonationCreate):
-        return ledger.Entry(kind="money", quantity=data.amount, currency=data.currency, **common)
+        earmark = data.earmark
+        return ledger.Entry(kind="money", quantity=data.amount, currency=data.currency, **common,
+                            earmark_purpose=earmark.purpose if earmark else None,
+                            earmark_region=earmark.region if earmark else None)
     return ledger.Entry(
         kind="goods", quantity=data.quantity, item=data.item, unit=data.unit, estimated_value=data.estimated_value,
-        value_currency=data.currency, **common,
+        value_currency=data.currency, site_id=data.site_id, shelter_id=data.shelter_id, **common,
     )
 
 
@@ -81,18 +84,23 @@ async def _against_pledge(
         if data.currency != pledge["currency"]:
             raise _invalid("/currency", f"the pledge is in {pledge['currency']}")
         arrived, value, value_currency = data.amount, None, "CNY"
+        earmark = (data.earmark.purpose, data.earmark.region) if data.earmark else (None, None)
+        where: tuple[UUID | None, UUID | None] = (None, None)
     elif isinstance(data, GoodsDonationCreate):
         if (data.item, data.unit) != (pledge["item"], pledge["call_unit"]):
             raise _invalid("/item", f"the pledge is of {pledge['item']} in {pledge['call_unit']}")
         arrived, value = data.quantity, data.estimated_value
-        value_currency = data.currency
+        value_currency, earmark = data.currency, (None, None)
+        where = (data.site_id, data.shelter_id)
     else:
         raise TypeError(f"not a donation: {type(data).__name__}")
     if pledge["status"] not in (PledgeStatus.accepted, PledgeStatus.dispatched):
         raise InvalidState(f"the pledge is {pledge['status']}; only accepted or dispatched pledges are received",
                            state=pledge["status"])
     receipt = ledger.Receipt(channel=data.channel, receipt_no=data.receipt_no, estimated_value=value,
-                             value_currency=value_currency, note=data.note)
+                             value_currency=value_currency, note=data.note,
+                             earmark_purpose=earmark[0], earmark_region=earmark[1],
+                             site_id=where[0], shelter_id=where[1])
     _, donation = await pledges.transition_with_receipt(
         conn, actor=actor, pledge_id=data.pledge_id, action="deliver", delivered=arrived, receipt=receipt
     )
@@ -123,6 +131,8 @@ async def reverse(conn: asyncpg.Connection, *, actor: Principal, donation_id: UU
             donor_organization_id=row["donor_organization_id"], donor_name=row["donor_name"],
             anonymous=row["anonymous"], pledge_id=row["pledge_id"], call_id=row["call_id"],
             reverses=donation_id, reason=reason,
+            earmark_purpose=row["earmark_purpose"], earmark_region=row["earmark_region"],  # back out of its fund
+            site_id=row["site_id"], shelter_id=row["shelter_id"],  # and goods out of the stock they went into
         )
         if row["pledge_id"] is not None:
             await _undeliver(conn, actor=actor, pledge_id=row["pledge_id"])

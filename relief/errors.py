@@ -46,6 +46,16 @@ class OverCommitted(Conflict):
         super().__init__(detail, remaining=remaining, **extra)
 
 
+class Insufficient(Conflict):
+    """More asked for than there is: goods on hand at a location, or money in a fund (decided by a
+    guarded update, never by reading first)."""
+
+    title = "Insufficient"
+
+    def __init__(self, detail: str, *, available: str, **extra: Any) -> None:
+        super().__init__(detail, available=available, **extra)
+
+
 class InProgress(Conflict):
     """A duplicate of a request that is still running (same Idempotency-Key)."""
 

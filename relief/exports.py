@@ -1,4 +1,5 @@
-"""CSV exports of an incident, tagged with HXL hashtags: pledges, the donation ledger, evacuations.
+"""CSV exports of an incident, tagged with HXL hashtags: pledges, the donation ledger, evacuations, stock
+movements and disbursements.
 
 Each export is a header row, an HXL hashtag row (https://hxlstandard.org/standard/dictionary/) and
 data rows. Rows come from a server-side cursor, so an export of any size needs the same memory; all
@@ -214,11 +215,107 @@ async def evacuation_rows(conn: asyncpg.Connection, incident_id: UUID) -> AsyncI
             )]
 
 
+STOCK_MOVEMENT_COLUMNS = (
+    ("Movement", "#meta+id"),
+    ("Kind", "#meta+type"),
+    ("Reverses", "#meta+reverses"),
+    ("Transfer", "#meta+transfer"),
+    ("Item", "#item+name"),
+    ("Quantity", "#meta+quantity"),
+    ("Unit", "#item+unit"),
+    ("From", "#loc+name+from"),
+    ("To", "#loc+name+to"),
+    ("Lost", "#meta+lost"),
+    ("Recipients", "#meta+recipients"),
+    ("People reached", "#reached"),
+    ("Region", "#adm3+code"),
+    ("Reason", "#meta+reason"),
+    ("Recorded at", "#date+reported"),
+)
+
+
+async def stock_movement_rows(conn: asyncpg.Connection, incident_id: UUID) -> AsyncIterator[Row]:
+    """One row per stock movement, in the order recorded. Locations by name (a site's or a shelter's);
+    a distribution names the kind of recipient and how many people it reached, never a person."""
+    query = """
+        select m.id, m.kind, m.reverses, m.transfer_id, m.item, m.quantity, m.unit,
+               coalesce(fs.name, fh.name) as from_name, coalesce(ts.name, th.name) as to_name,
+               m.lost, m.recipient_kind, m.people_reached, m.region, m.reason, m.created_at
+          from stock_movements m
+          left join sites fs on fs.id = m.from_site_id left join shelters fh on fh.id = m.from_shelter_id
+          left join sites ts on ts.id = m.to_site_id left join shelters th on th.id = m.to_shelter_id
+         where m.incident_id = $1
+         order by m.created_at, m.id
+    """
+    async with _snapshot(conn):
+        async for r in conn.cursor(query, incident_id, prefetch=PREFETCH):
+            yield [cell(v) for v in (
+                r["id"], r["kind"], r["reverses"], r["transfer_id"], r["item"], r["quantity"], r["unit"],
+                r["from_name"], r["to_name"], r["lost"] or None, r["recipient_kind"], r["people_reached"],
+                r["region"], r["reason"], r["created_at"],
+            )]
+
+
+DISBURSEMENT_COLUMNS = (
+    ("Disbursement", "#meta+id"),
+    ("Entry type", "#meta+entry"),
+    ("Reverses", "#meta+reverses"),
+    ("Status", "#status"),
+    ("Purpose", "#sector"),
+    ("Amount", "#value"),
+    ("Currency", "#currency"),
+    ("Fund purpose", "#meta+fund+purpose"),
+    ("Fund region", "#meta+fund+region"),
+    ("Recipient type", "#org+recipient+type"),
+    ("Recipient", "#org+recipient+name"),
+    ("Households", "#affected+hh"),
+    ("Region", "#adm3+code"),
+    ("Voucher", "#meta+voucher"),
+    ("Proposed at", "#date+reported"),
+    ("Decided at", "#date+approved"),
+)
+
+
+async def disbursement_rows(conn: asyncpg.Connection, incident_id: UUID) -> AsyncIterator[Row]:
+    """One row per disbursement, proposed and rejected ones included (Status says which count: approved),
+    reversals as negative amounts. A resident recipient is named by type only."""
+    query = """
+        select d.id, d.reverses, d.status, d.purpose, d.amount, d.currency, d.fund_purpose, d.fund_region,
+               d.recipient_organization_id, d.recipient_shelter_id, d.recipient_resident_id,
+               d.recipient_households, o.name as org_name, s.name as shelter_name, d.region, d.voucher_no,
+               d.created_at, d.decided_at
+          from disbursements d
+          left join organizations o on o.id = d.recipient_organization_id
+          left join shelters s on s.id = d.recipient_shelter_id
+         where d.incident_id = $1
+         order by d.created_at, d.id
+    """
+    async with _snapshot(conn):
+        async for r in conn.cursor(query, incident_id, prefetch=PREFETCH):
+            if r["recipient_organization_id"] is not None:
+                kind, name = "organization", r["org_name"]
+            elif r["recipient_shelter_id"] is not None:
+                kind, name = "shelter", r["shelter_name"]
+            elif r["recipient_resident_id"] is not None:
+                kind, name = "resident", None
+            elif r["recipient_households"] is not None:
+                kind, name = "households", None
+            else:
+                kind, name = None, None  # a reversal names its original's recipient through Reverses
+            yield [cell(v) for v in (
+                r["id"], "reversal" if r["reverses"] else "disbursement", r["reverses"], r["status"], r["purpose"],
+                r["amount"], r["currency"], r["fund_purpose"] or None, r["fund_region"] or None, kind, name,
+                r["recipient_households"], r["region"], r["voucher_no"], r["created_at"], r["decided_at"],
+            )]
+
+
 EXPORTS: dict[str, Export] = {
     export.name: export
     for export in (
         Export("pledges", PLEDGE_COLUMNS, pledge_rows),
         Export("donations", DONATION_COLUMNS, donation_rows),
         Export("evacuations", EVACUATION_COLUMNS, evacuation_rows),
+        Export("stock-movements", STOCK_MOVEMENT_COLUMNS, stock_movement_rows),
+        Export("disbursements", DISBURSEMENT_COLUMNS, disbursement_rows),
     )
 }

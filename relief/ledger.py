@@ -6,7 +6,7 @@ Both recording a donation (relief/donations.py) and delivering a money or goods 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -14,9 +14,10 @@ from uuid import UUID
 import asyncpg
 
 from models.calls import CallKind
+from models.disbursements import EarmarkView
 from models.donations import Donation, DonorView
 from models.pledges import Pledge
-from relief import counters, events
+from relief import chain, counters, events, funds, sites, stock_levels
 from relief.auth import Principal
 from relief.errors import Conflict
 
@@ -49,6 +50,10 @@ class Entry:
     reverses: UUID | None = None
     reason: str | None = None
     note: str = ""
+    site_id: UUID | None = None  # goods: where they landed (a site or a shelter; default the intake site)
+    shelter_id: UUID | None = None
+    earmark_purpose: str | None = None  # money: the donor's designated use (定向), within earmark_region
+    earmark_region: str | None = None
 
 
 def to_model(row: asyncpg.Record | dict[str, Any]) -> Donation:
@@ -76,6 +81,10 @@ def to_model(row: asyncpg.Record | dict[str, Any]) -> Donation:
         call_id=row["call_id"],
         reverses=row["reverses"],
         reversed_by=row["reversed_by"],
+        earmark=EarmarkView(purpose=row["earmark_purpose"], region=row["earmark_region"])
+        if row["earmark_purpose"] else None,
+        site_id=row["site_id"],
+        shelter_id=row["shelter_id"],
         reason=row["reason"],
         note=row["note"],
         created_at=row["created_at"],
@@ -100,14 +109,20 @@ async def append(
     conn: asyncpg.Connection, *, actor: Principal, entry: Entry, before: Donation | None = None
 ) -> Donation:
     """Append an entry in the caller's transaction; 409-worthy duplicates raise UniqueViolationError."""
+    if entry.kind == "goods" and entry.site_id is None and entry.shelter_id is None:
+        entry = replace(entry, site_id=await sites.intake(conn, entry.incident_id))
+    elif entry.kind == "goods" and entry.reverses is None:  # a location named: 422 unless it is the incident's
+        await sites.locate(conn, incident_id=entry.incident_id, site_id=entry.site_id, shelter_id=entry.shelter_id)
     # The new row read back as SELECT reads it, in the same round trip (a new entry is never reversed yet).
     row = await conn.fetchrow(
         """
         with d as (
             insert into donations (incident_id, kind, quantity, currency, item, unit, estimated_value,
                                    value_currency, channel, receipt_no, donor_organization_id, donor_name,
-                                   anonymous, pledge_id, call_id, reverses, reason, note, recorded_by)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                                   anonymous, pledge_id, call_id, reverses, reason, note, recorded_by,
+                                   site_id, shelter_id, earmark_purpose, earmark_region)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                    $20, $21, $22, $23)
             returning *
         )
         select d.*, o.name as donor_organization_name, null::uuid as reversed_by
@@ -132,8 +147,20 @@ async def append(
         entry.reason,
         entry.note,
         actor.key_id,
+        entry.site_id,
+        entry.shelter_id,
+        entry.earmark_purpose,
+        entry.earmark_region,
     )
     donation = to_model(row)
+    if entry.kind == "money":  # its fund moves with it; a reversal only as far as the fund is unpaid (409)
+        fund = funds.Key(entry.incident_id, entry.currency or "CNY", entry.earmark_purpose or "",
+                         entry.earmark_region or "")
+        await funds.receive(conn, fund, entry.quantity)
+    else:  # goods into their location's stock; a reversal only as far as they are still there (409)
+        await stock_levels.donated(conn, actor=actor, incident_id=entry.incident_id, site_id=entry.site_id,
+                                   shelter_id=entry.shelter_id, item=entry.item or "", unit=entry.unit or "",
+                                   quantity=entry.quantity)
     await counters.bump(conn, entry.incident_id, counter_moves(entry))
     await counters.join(conn, entry.incident_id, entry.donor_organization_id)
     await events.emit(
@@ -147,6 +174,7 @@ async def append(
         before=before,
         after=donation,
     )
+    await chain.append(conn, kind="donation", row=row)  # last: see relief/chain.py
     return donation
 
 
@@ -181,6 +209,10 @@ class Receipt:
     estimated_value: Decimal | None = None
     value_currency: str = "CNY"
     note: str = ""
+    earmark_purpose: str | None = None  # money: the donor's designated use, as on a donation
+    earmark_region: str | None = None
+    site_id: UUID | None = None  # goods: where they were received (a site or a shelter; default the intake site)
+    shelter_id: UUID | None = None
 
 
 async def receive(
@@ -212,6 +244,10 @@ async def receive(
         pledge_id=pledge.id,
         call_id=pledge.call_id,
         note=receipt.note,
+        earmark_purpose=receipt.earmark_purpose if money else None,
+        earmark_region=receipt.earmark_region if money else None,
+        site_id=receipt.site_id,
+        shelter_id=receipt.shelter_id,
     )
     try:
         return await append(conn, actor=actor, entry=entry)

@@ -8,6 +8,7 @@ channel can show what another hides. The rule, per kind of entity:
   number is not even stored, only its keyed hash and last 4 characters);
 - a team lead's phone (a pledge's `lead`) and an organization's contact phone are shown in full to
   dispatchers and admins and to that organization itself, masked to viewers and to everyone else;
+- a site manager's phone (the bureau's own contact) is shown in full to dispatchers and admins only;
 - a webhook URL's query string (where receivers put their tokens) is shown to the subscription's
   owner only: the organization for its own, dispatchers for the bureau's; others see `?token=***`.
 
@@ -95,6 +96,9 @@ _RULES: dict[str, _Rule] = {
     "resident": _Rule(None, _nobody, (("phone",),)),
     "pledge": _Rule("organization_id", Audience.sees_contacts_of, (("lead", "phone"),)),
     "organization": _Rule("id", Audience.sees_contacts_of, (("contact", "phone"),)),
+    # A site's manager is the bureau's own contact (a site names no organization_id, so the owner is
+    # the bureau): dispatchers and admins see it whole, viewers and everyone outside masked.
+    "site": _Rule("organization_id", Audience.is_owner, (("manager", "phone"),)),
     "webhook": _Rule("organization_id", Audience.is_owner, (("url",),), mask_query),
 }
 

@@ -335,6 +335,9 @@ async def transition_with_receipt(
                     check_money(arrived, row["currency"])
                 except ValueError as exc:
                     raise _invalid("/quantity", str(exc)) from None
+            if receipt is not None and (receipt.site_id or receipt.shelter_id) and before.kind != CallKind.goods:
+                pointer = "/site_id" if receipt.site_id else "/shelter_id"
+                raise _invalid(pointer, f"a {before.kind} pledge is not received at a location; only goods are")
             d_delivered = arrived
             d_committed = arrived - quantity  # the undelivered part returns to the call's remaining
             if before.status == PledgeStatus.dispatched:

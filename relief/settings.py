@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     timezone: str = "Asia/Shanghai"
+    ledger_key: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 key that signs each incident's ledger head: base64 of its 32-byte seed "
+        "(`relief ledger-key` prints a new one) or PEM; required in production; unset in development: "
+        "derived from RELIEF_SECRET_KEY",
+    )
     worker_in_process: bool = True
     webhook_allow_private: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -89,6 +95,15 @@ class Settings(BaseSettings):
     )
     demo: bool = Field(default=False, description="serve loads the Doksuri demo into a database with no incidents")
 
+    @field_validator("ledger_key")
+    @classmethod
+    def _ledger_key_readable(cls, value: SecretStr | None) -> SecretStr | None:
+        from relief.chain import parse_key  # cryptography, only when a key is set
+
+        if value is not None:
+            parse_key(value.get_secret_value())  # its ValueError names what is wrong, never the key
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -113,6 +128,8 @@ class Settings(BaseSettings):
                 raise ValueError("RELIEF_SECRET_KEY must be set to a private value in production")
             if len(self.secret_key.get_secret_value()) < 32:
                 raise ValueError("RELIEF_SECRET_KEY must be at least 32 characters in production")
+            if self.ledger_key is None:
+                raise ValueError("RELIEF_LEDGER_KEY must be set in production (`relief ledger-key` makes one)")
             if self.database_url is None:
                 raise ValueError("RELIEF_DATABASE_URL must be set in production (no embedded database)")
         return self

@@ -19,7 +19,7 @@ from models.summary import (
     ShelterFigures,
     Summary,
 )
-from relief import counters, ledger, residents, shelters
+from relief import counters, disbursements, ledger, residents, shelters, stock, stock_levels, use
 from relief.errors import NotFound
 
 ZERO = Decimal(0)
@@ -44,6 +44,7 @@ async def summary(conn: asyncpg.Connection, *, incident_id: UUID) -> Summary:
             "select id, name, capacity, occupancy, status from shelters where incident_id = $1 order by created_at, id",
             incident_id,
         )
+        fund_rows = await use.funds(conn, incident_id)
 
     def count(name: str, key: str = "") -> Decimal:
         return tally.get((name, key), ZERO)
@@ -101,6 +102,7 @@ async def summary(conn: asyncpg.Connection, *, incident_id: UUID) -> Summary:
             )
             for c in calls
         ],
+        use=use.figures(tally, fund_rows),
     )
 
 
@@ -164,10 +166,14 @@ async def reconcile(conn: asyncpg.Connection, *, incident_id: UUID) -> list[Diff
         expected = {
             **await ledger.expected_counters(conn, incident_id),
             **await residents.expected_counters(conn, incident_id),
+            **await disbursements.expected_counters(conn, incident_id),
+            **await stock.expected_counters(conn, incident_id),  # goods moved, people reached
         }
         expected_members = await _expected_participants(conn, incident_id)
         expected[("participants", "")] = Decimal(len(expected_members))
         differences = await _call_differences(conn, incident_id)
+        differences += await disbursements.differences(conn, incident_id)  # funds' received and paid
+        differences += await stock_levels.differences(conn, incident_id)  # each location's stock levels
         for shelter in await shelters.occupancy_differences(conn, incident_id):
             differences.append(Difference(incident_id=incident_id, counter="shelter.occupancy",
                                           key=str(shelter["shelter_id"]), stored=shelter["stored"],

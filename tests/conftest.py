@@ -28,7 +28,7 @@ from relief.app import create_app
 from relief.auth import SYSTEM
 from relief.settings import Settings
 from tests.clones import Clones
-from tests.personal_data import WATCH
+from tests.personal_data import PUBLIC_PATHS, WATCH
 
 # Fixtures of the webhook tests (receiver, clock, worker), available to every test file.
 pytest_plugins = ["tests.webhook_world", "tests.console_world"]
@@ -205,7 +205,8 @@ class Api:
         WATCH.remember(method, path, kw.get("json"))
         response = await self.client.request(method, path, headers=self._headers(headers), **kw)
         body = await response.read()
-        WATCH.check(body.decode(errors="replace") + str(dict(response.headers)), f"{method} {path}")
+        WATCH.check(body.decode(errors="replace") + str(dict(response.headers)), f"{method} {path}",
+                    public=path.startswith(PUBLIC_PATHS))
         return response
 
     async def get(self, path: str, **kw: Any):
@@ -216,6 +217,9 @@ class Api:
 
     async def patch(self, path: str, **kw: Any):
         return await self.call("PATCH", path, **kw)
+
+    async def put(self, path: str, **kw: Any):
+        return await self.call("PUT", path, **kw)
 
     async def delete(self, path: str, **kw: Any):
         return await self.call("DELETE", path, **kw)

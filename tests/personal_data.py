@@ -2,7 +2,8 @@
 
 Every ID number and phone a test sends when registering a resident is remembered; every response
 body, every log line and, before a test's database is dropped, every event payload is searched for
-them. Finding one fails the test that leaked it.
+them. Residents' and individual donors' names are remembered too, and every public response (no key:
+`/v1/public/…`, `/public/…`) is searched for them. Finding one fails the test that leaked it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import traceback
 from typing import Any
 
 _RESIDENT_CREATE = re.compile(r"^/v1/incidents/[^/]+/residents$")
+_DONATION_CREATE = re.compile(r"^/v1/incidents/[^/]+/donations$")
+PUBLIC_PATHS = ("/v1/public/", "/public/")
 
 
 class PersonalDataWatch(logging.Handler):
@@ -23,10 +26,12 @@ class PersonalDataWatch(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.values: set[str] = set()
+        self.names: set[str] = set()  # people's names: staff may read them, the public never
         self.log: list[str] = []
 
     def reset(self) -> None:
         self.values.clear()
+        self.names.clear()
         self.log.clear()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -41,9 +46,20 @@ class PersonalDataWatch(logging.Handler):
             self.log.append("".join(traceback.format_exception(*exc_info)))
 
     def remember(self, method: str, path: str, body: Any) -> None:
-        """Note the personal data in a resident registration about to be sent."""
-        if method != "POST" or not _RESIDENT_CREATE.match(path.split("?")[0]) or not isinstance(body, dict):
+        """Note the personal data in a resident registration (or a named donor's gift) about to be sent."""
+        if method != "POST" or not isinstance(body, dict):
             return
+        if _DONATION_CREATE.match(path.split("?")[0]):
+            donor = body.get("donor")
+            name = donor.get("name") if isinstance(donor, dict) else None
+            if isinstance(name, str) and len(name.strip()) >= 2:
+                self.names.add(name.strip())
+            return
+        if not _RESIDENT_CREATE.match(path.split("?")[0]):
+            return
+        name = body.get("name")
+        if isinstance(name, str) and len(name.strip()) >= 2:
+            self.names.add(name.strip())
         for field in ("id_number", "phone"):
             value = body.get(field)
             if isinstance(value, str) and len(value.strip()) >= 6:
@@ -51,10 +67,11 @@ class PersonalDataWatch(logging.Handler):
                 self.values.add(value.strip().upper())
                 self.values.add(re.sub(r"[\s-]", "", value))
 
-    def check(self, text: str, where: str) -> None:
-        """Fail if `text` holds any remembered ID number or phone."""
-        leaked = sorted(v for v in self.values if v in text)
-        assert not leaked, f"personal data left the service in {where}: {leaked}"
+    def check(self, text: str, where: str, *, public: bool = False) -> None:
+        """Fail if `text` holds any remembered ID number or phone (or, said in public, a person's name)."""
+        leaked = sorted(v for v in self.values | (self.names if public else set()) if v in text)
+        if leaked:  # not an assert: the watch must hold under python -O too
+            raise AssertionError(f"personal data left the service in {where}: {leaked}")
 
     def check_log(self) -> None:
         self.check("\n".join(self.log), "the logs")

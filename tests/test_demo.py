@@ -7,13 +7,16 @@ import time
 from decimal import Decimal
 
 from models.codes import check_credit_code
-from relief import demo, summary
+from relief import chain, demo, summary
+from relief.demo_data import DONATIONS, DUPLICATE, HOUSEHOLDS, ORGANIZATIONS, PASSPORT_HOLDER
 from tests.conftest import Api, incident_body
 from tests.test_cli import relief
+from tests.test_disbursements import payment, proposed
 
 SECRET = b"test-secret"
 KEY = r"rk_[A-Za-z0-9_-]{43}"
-TABLES = ("incidents", "organizations", "calls", "pledges", "donations", "residents", "evacuations", "shelters")
+TABLES = ("incidents", "organizations", "calls", "pledges", "donations", "residents", "evacuations", "shelters",
+          "sites", "stock_movements", "stock_levels", "disbursements", "funds", "ledger_entries")
 
 
 async def _counts(conn) -> dict[str, int]:
@@ -58,6 +61,111 @@ async def test_the_demo_shows_the_doksuri_figures_and_reconciles(conn):
     assert await summary.reconcile(conn, incident_id=result.incident_id) == []
 
 
+def _people() -> set[str]:
+    """The demo's residents and individual donors, by name (and the phones given with them)."""
+    names = {name for household in HOUSEHOLDS for name, *_ in household[5]} | {h[4] for h in HOUSEHOLDS}
+    names |= {part.strip("()") for part in PASSPORT_HOLDER[0].split(" ", 1)} | {PASSPORT_HOLDER[1]}
+    donors = {d["donor"] for d in [*DONATIONS, DUPLICATE] if d["donor"] and d["donor"] not in ORGANIZATIONS}
+    assert donors and len(names) > 40  # what is looked for below is really there to find
+    return names | donors
+
+
+async def test_the_demo_shows_where_the_help_went_and_its_use_report_adds_up(conn, client, anonymous):
+    result = await demo.load(conn, secret=SECRET)
+    incident = result.incident_id
+    response = await anonymous.get(f"/v1/public/incidents/{incident}/use")
+    assert response.status == 200, await response.text()
+    text = await response.text()
+    report = await response.json()
+
+    # Money: paid out for every kind of use, from the funds it came into, never beyond them.
+    (cny,) = report["money"]
+    paid = {purpose: Decimal(v) for purpose, v in cny["paid_by_purpose"].items()}
+    assert {"emergency_living_aid", "shelter_operation", "rescue_operation"} <= paid.keys()
+    assert all(v > 0 for v in paid.values())
+    assert Decimal(cny["paid"]) == sum(paid.values()) > 0
+    assert Decimal(cny["balance"]) == Decimal(cny["received"]) - Decimal(cny["paid"]) > 0
+    funds = cny["funds"]
+    assert sum(Decimal(f["received"]) for f in funds) == Decimal(cny["received"])
+    assert sum(Decimal(f["paid"]) for f in funds) == Decimal(cny["paid"])
+    for fund in funds:
+        assert Decimal(fund["balance"]) == Decimal(fund["received"]) - Decimal(fund["paid"]) >= 0
+    (earmarked,) = [f for f in funds if f["purpose"]]
+    assert (earmarked["purpose"], earmarked["region"]) == ("emergency_living_aid", "3205")
+    assert 0 < Decimal(earmarked["paid"]) <= Decimal(earmarked["received"])
+    assert await conn.fetchval("select count(*) from disbursements where status = 'approved' and fund_region = '3205' "
+                               "and purpose = 'emergency_living_aid' and region like '3205%'") >= 1
+    statuses = dict(await conn.fetch("select status, count(*) from disbursements group by status"))
+    assert statuses.get("proposed") and statuses.get("rejected") and statuses.get("approved", 0) >= 5
+    assert await conn.fetchval("select count(*) from disbursements where status = 'rejected' and reason <> ''") >= 1
+    # Four eyes: every decision by another key than the proposal's (both keys revoked once the load ended).
+    assert await conn.fetchval("select count(*) from disbursements where decided_by = proposed_by") == 0
+    assert await conn.fetchval("select count(distinct k.id) from disbursements d join api_keys k "
+                               "on k.id in (d.proposed_by, d.decided_by) where k.revoked_at is not null") == 2
+
+    # Goods: received at warehouses and the intake site, moved to shelters, handed out, some written off.
+    goods = {g["item"]: g for g in report["goods"]}
+    for g in goods.values():
+        left = Decimal(g["received"]) - Decimal(g["distributed"]) - Decimal(g["written_off"])
+        assert Decimal(g["on_hand"]) + Decimal(g["in_transit"]) == left and Decimal(g["on_hand"]) >= 0
+    assert sum(Decimal(g["distributed"]) for g in goods.values()) > 0
+    assert sum(Decimal(g["written_off"]) for g in goods.values()) > 0
+    assert Decimal(report["people_reached"]) == sum(Decimal(g["people_reached"]) for g in goods.values()) > 0
+    water = goods["drinking_water"]
+    assert Decimal(water["distributed"]) > 0 and Decimal(water["written_off"]) > 0
+    at_warehouses = await conn.fetchval("select count(*) from donations d join sites s on s.id = d.site_id "
+                                        "where s.kind = 'warehouse'")
+    assert at_warehouses >= 3 and await conn.fetchval("select count(*) from sites where kind = 'warehouse'") == 2
+    assert await conn.fetchval("select count(*) from donations d join sites s on s.id = d.site_id where s.intake") > 0
+    transfers = await conn.fetch("select t.to_shelter_id, a.quantity, a.lost, a.reason from stock_movements t "
+                                 "left join stock_movements a on a.transfer_id = t.id where t.kind = 'transfer'")
+    assert sum(1 for t in transfers if t["quantity"] is not None and t["lost"] == 0) >= 5
+    (short,) = [t for t in transfers if t["lost"] and t["lost"] > 0]
+    assert short["quantity"] > 0 and short["reason"] and short["to_shelter_id"] is not None
+    recipients = {r[0] for r in await conn.fetch("select distinct recipient_kind from stock_movements "
+                                                 "where kind = 'distribution'")}
+    assert {"shelter_residents", "group"} <= recipients
+    assert {r[0] for r in await conn.fetch("select reason from stock_movements where kind = 'write_off'")} >= {
+        "damaged", "expired"}
+    assert await conn.fetchval("select count(*) from events where type = 'stock.low'") == 1
+    assert await conn.fetchval("select count(*) from stock_levels where low") == 1
+
+    # The same figures as the summary's, the received totals among them; counters and chain intact.
+    dispatcher = Api(client, result.dispatcher_key)
+    figures = await (await dispatcher.get(f"/v1/incidents/{incident}/summary")).json()
+    assert {k: report[k] for k in ("money", "goods", "people_reached")} == figures["use"]
+    assert {m["currency"]: m["received"] for m in figures["money"]} == {"CNY": cny["received"]}
+    assert await summary.reconcile(conn, incident_id=incident) == []
+    checked, mismatch = await chain.verify(conn, incident_id=incident)
+    assert mismatch is None
+    assert checked == report["ledger"]["entries"] == await conn.fetchval(
+        "select count(*) from ledger_entries where incident_id = $1", incident)
+
+    # Organizations by name; nobody's name otherwise, in the report or in the public ledger.
+    assert "吴中区蓝天救援队" in report["organizations"]
+    entries = await anonymous.get(f"/v1/public/incidents/{incident}/ledger/entries?limit=5000")
+    assert entries.status == 200, await entries.text()
+    public = text + await entries.text() + await (await anonymous.get(f"/v1/public/incidents/{incident}")).text()
+    assert sorted(name for name in _people() if name in public) == []
+
+
+async def test_the_demo_approver_key_is_the_second_pair_of_eyes(conn, client):
+    result = await demo.load(conn, secret=SECRET)
+    incident = str(result.incident_id)
+    dispatcher, approver = Api(client, result.dispatcher_key), Api(client, result.approver_key)
+    # The proposal the scenario left pending: either demo key may decide it (neither proposed it).
+    response = await dispatcher.get(f"/v1/incidents/{incident}/disbursements?status=proposed")
+    (pending,) = (await response.json())["items"]
+    response = await approver.post(f"/v1/disbursements/{pending['id']}/approve")
+    assert response.status == 200, await response.text()
+    # What the demo dispatcher proposes, only the approver approves.
+    mine = await proposed(dispatcher, incident, payment("5000.00", recipient={"households": 5, "region": "320506"}))
+    assert (await dispatcher.post(f"/v1/disbursements/{mine['id']}/approve")).status == 403
+    response = await approver.post(f"/v1/disbursements/{mine['id']}/approve")
+    assert response.status == 200, await response.text()
+    assert await summary.reconcile(conn, incident_id=result.incident_id) == []
+
+
 async def test_loading_twice_adds_nothing_but_issues_fresh_working_keys(conn, client):
     first = await demo.load(conn, secret=SECRET)
     before = await _counts(conn)
@@ -65,9 +173,11 @@ async def test_loading_twice_adds_nothing_but_issues_fresh_working_keys(conn, cl
     assert not second.loaded
     assert second.incident_id == first.incident_id
     assert await _counts(conn) == before
-    assert {second.dispatcher_key, second.organization_key}.isdisjoint({first.dispatcher_key, first.organization_key})
+    fresh, earlier = (
+        {r.dispatcher_key, r.approver_key, r.organization_key} for r in (second, first))
+    assert len(fresh) == 3 and fresh.isdisjoint(earlier)
 
-    for key in (first.dispatcher_key, first.organization_key, second.dispatcher_key, second.organization_key):
+    for key in (*fresh, *earlier):
         response = await Api(client, key).get("/v1/incidents")
         assert response.status == 200, await response.text()
     response = await Api(client, second.dispatcher_key).get(f"/v1/incidents/{first.incident_id}/summary")
@@ -98,7 +208,9 @@ async def test_relief_demo_prints_the_keys_and_reconcile_finds_nothing(database_
     assert result.returncode == 0, result.stderr
     dispatcher_key = re.search(f"^demo dispatcher key: ({KEY})$", result.stdout, re.M)
     organization_key = re.search(f"^demo organization key: ({KEY})", result.stdout, re.M)
-    assert dispatcher_key and organization_key, result.stdout
+    approver_key = re.search(f"^demo approver key: ({KEY})", result.stdout, re.M)
+    assert dispatcher_key and organization_key and approver_key, result.stdout
+    assert approver_key[1] not in result.stderr
     incident_id = await conn.fetchval("select id from incidents where code = $1", demo.INCIDENT_CODE)
     assert f"/v1/incidents/{incident_id}" in result.stdout
     assert dispatcher_key[1] not in result.stderr and organization_key[1] not in result.stderr

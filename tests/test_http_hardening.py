@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from relief import chain
 from relief.app import create_app
 from relief.settings import Settings
 from tests.conftest import Api, incident_body
@@ -13,8 +14,8 @@ SECRET = "s" * 40
 
 
 async def _production(aiohttp_client: Any, database_url: str, **extra: Any) -> Any:
-    settings = Settings(env="production", secret_key=SECRET, database_url=database_url, log_format="json",
-                        worker_in_process=False, **extra)
+    settings = Settings(env="production", secret_key=SECRET, ledger_key=chain.new_key(), database_url=database_url,
+                        log_format="json", worker_in_process=False, **extra)
     return await aiohttp_client(create_app(settings, database_url=database_url))
 
 

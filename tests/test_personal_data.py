@@ -59,3 +59,13 @@ def test_only_resident_registrations_are_remembered():
     watch.remember("POST", "/v1/organizations", {"contact": {"phone": PHONE}})
     watch.remember("GET", "/v1/incidents/abc/residents", {"id_number": ID_NUMBER})
     watch.check(f"{PHONE} {ID_NUMBER}", "anything")  # nothing remembered, nothing to find
+
+
+def test_a_residents_or_donors_name_is_caught_in_public_answers_only():
+    watch = PersonalDataWatch()
+    watch.remember("POST", "/v1/incidents/abc/residents", {"name": "张三丰", "id_number": ID_NUMBER})
+    watch.remember("POST", "/v1/incidents/abc/donations", {"kind": "money", "donor": {"name": "李小龙"}})
+    watch.check('{"name": "张三丰", "donor": {"name": "李小龙"}}', "a dispatcher's read")  # staff may read names
+    for name in ("张三丰", "李小龙"):
+        with pytest.raises(AssertionError, match="personal data"):
+            watch.check(f'{{"organizations": ["{name}"]}}', "the public page", public=True)

@@ -125,6 +125,14 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/incidents/{id}/exports/pledges.csv"): STAFF_READS,
     ("GET", "/v1/incidents/{id}/exports/donations.csv"): STAFF_READS,
     ("GET", "/v1/incidents/{id}/exports/evacuations.csv"): STAFF_READS,
+    ("GET", "/v1/incidents/{id}/exports/stock-movements.csv"): STAFF_READS,
+    ("GET", "/v1/incidents/{id}/exports/disbursements.csv"): STAFF_READS,
+    # The ledger anyone can check, and how donations were used: no key needed, no person named.
+    ("GET", "/v1/public/incidents/{id}/use"): PUBLIC,
+    ("GET", "/v1/public/incidents/{id}/ledger"): PUBLIC,
+    ("GET", "/v1/public/incidents/{id}/ledger/entries"): PUBLIC,
+    ("GET", "/v1/public/incidents/{id}/receipts/{receipt_no}"): PUBLIC,
+    ("GET", "/v1/public/ledger-key"): PUBLIC,
     # Relief calls.
     ("POST", "/v1/incidents/{id}/calls"): DISPATCHERS,
     ("GET", "/v1/incidents/{id}/calls"): ANY_KEY,
@@ -153,6 +161,27 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/incidents/{id}/donations"): ANY_KEY,
     ("GET", "/v1/donations/{id}"): OWN_READS,
     ("POST", "/v1/donations/{id}/reverse"): DISPATCHERS,
+    # Money disbursed: the bureau's own business; organizations see the public use report (403 on the role).
+    ("POST", "/v1/incidents/{id}/disbursements"): DISPATCHERS,
+    ("GET", "/v1/incidents/{id}/disbursements"): STAFF_READS,
+    ("GET", "/v1/incidents/{id}/funds"): STAFF_READS,
+    ("GET", "/v1/disbursements/{id}"): STAFF_READS,
+    ("POST", "/v1/disbursements/{id}/approve"): DISPATCHERS,
+    ("POST", "/v1/disbursements/{id}/reject"): DISPATCHERS,
+    ("POST", "/v1/disbursements/{id}/reverse"): DISPATCHERS,
+    # Sites and stock: the bureau's; organizations see what became of goods in the public use report.
+    ("POST", "/v1/incidents/{id}/sites"): DISPATCHERS,
+    ("GET", "/v1/incidents/{id}/sites"): STAFF_READS,
+    ("GET", "/v1/sites/{id}"): STAFF_READS,
+    ("PATCH", "/v1/sites/{id}"): DISPATCHERS,
+    ("POST", "/v1/incidents/{id}/stock-movements"): DISPATCHERS,
+    ("GET", "/v1/incidents/{id}/stock-movements"): STAFF_READS,
+    ("GET", "/v1/stock-movements/{id}"): STAFF_READS,
+    ("POST", "/v1/stock-movements/{id}/receive"): DISPATCHERS,
+    ("POST", "/v1/stock-movements/{id}/reverse"): DISPATCHERS,
+    ("GET", "/v1/incidents/{id}/stock"): STAFF_READS,
+    ("PUT", "/v1/sites/{id}/minimums"): DISPATCHERS,
+    ("PUT", "/v1/shelters/{id}/minimums"): DISPATCHERS,
     # The audit trail.
     ("GET", "/v1/events"): DISPATCHERS,
     # Shelters, residents, evacuations: the bureau's alone.

@@ -31,8 +31,10 @@ KINDS = {
     "keys": "key", "organizations": "organization", "incidents": "incident", "public": "incident",
     "calls": "call", "pledges": "pledge", "donations": "donation", "shelters": "shelter",
     "residents": "resident", "webhooks": "webhook", "deliveries": "delivery", "alerts": "alert",
+    "disbursements": "disbursement", "sites": "site", "stock-movements": "stock_movement",
 }
-SHARED = frozenset({"incident", "call", "draft_call", "money_call", "shelter", "resident", "alert"})
+SHARED = frozenset({"incident", "call", "draft_call", "money_call", "shelter", "resident", "alert", "disbursement",
+                    "spare_disbursement", "approved_disbursement", "site", "stock_movement", "transfer"})
 # A resource in the state the action starts from, so that an allowed caller gets a 2xx, not a 409.
 RESOURCE = {
     ("POST", "/v1/calls/{id}/publish"): "draft_call",
@@ -40,6 +42,9 @@ RESOURCE = {
     ("POST", "/v1/pledges/{id}/reject"): "spare_pledge",  # the other pledged one is accepted just before
     ("POST", "/v1/pledges/{id}/dispatch"): "accepted_pledge",
     ("POST", "/v1/pledges/{id}/deliver"): "accepted_pledge",
+    ("POST", "/v1/disbursements/{id}/reject"): "spare_disbursement",  # the other proposed one is approved
+    ("POST", "/v1/disbursements/{id}/reverse"): "approved_disbursement",
+    ("POST", "/v1/stock-movements/{id}/receive"): "transfer",  # in transit
 }
 # Run after everything else, in this order: what they change would turn later answers into 404 or 409.
 LAST = [
@@ -91,6 +96,12 @@ class World:
     shelter2: str = ""
     resident: str = ""
     alert: str = ""
+    disbursement: str = ""  # proposed by a third dispatcher's key, so the dispatcher and admin may decide it
+    spare_disbursement: str = ""  # proposed too
+    approved_disbursement: str = ""
+    site: str = ""  # a warehouse holding water
+    stock_movement: str = ""  # a write-off from it
+    transfer: str = ""  # from it to the shelter, in transit
     org: dict[str, str] = field(default_factory=dict)
     key: dict[str, str] = field(default_factory=dict)  # the organization's API key itself
     spare_key: dict[str, str] = field(default_factory=dict)  # id of another key of it, to revoke
@@ -98,6 +109,7 @@ class World:
     spare_pledge: dict[str, str] = field(default_factory=dict)  # pledged too
     accepted_pledge: dict[str, str] = field(default_factory=dict)
     donation: dict[str, str] = field(default_factory=dict)
+    receipt: dict[str, str] = field(default_factory=dict)  # the donation's receipt number (500.00 CNY)
     webhook: dict[str, str] = field(default_factory=dict)
     delivery: dict[str, str] = field(default_factory=dict)
 
@@ -163,17 +175,35 @@ async def build_world(client: TestClient, dispatcher: Api, admin: Api) -> World:
                     "receipt_no": f"R-{next(_serial)}", "donor": {"organization_id": w.org[owner]}}
         donations = f"/v1/incidents/{w.incident}/donations"
         w.donation[owner] = (await made(await dispatcher.post(donations, json=donation, headers=idempotency())))["id"]
+        w.receipt[owner] = donation["receipt_no"]
     shelters = f"/v1/incidents/{w.incident}/shelters"
     w.shelter = (await made(await dispatcher.post(shelters, json=shelter_body(w, "A"))))["id"]
     w.shelter2 = (await made(await dispatcher.post(shelters, json=shelter_body(w, "A"))))["id"]
     residents = f"/v1/incidents/{w.incident}/residents"
     w.resident = (await made(await dispatcher.post(residents, json=resident_body())))["id"]
     await made(await dispatcher.post(f"/v1/incidents/{w.incident}/evacuations", json=evacuation_body(w, "A")))
+    w.site = (await made(await dispatcher.post(f"/v1/incidents/{w.incident}/sites", json=site_body(w, "A"))))["id"]
+    water = {"kind": "goods", "item": "drinking_water", "unit": "box", "quantity": "100", "site_id": w.site}
+    await made(await dispatcher.post(f"/v1/incidents/{w.incident}/donations", json=water, headers=idempotency()))
+    movements = f"/v1/incidents/{w.incident}/stock-movements"
+    w.stock_movement = (await made(await dispatcher.post(movements, json=write_off_body(w, "A"),
+                                                         headers=idempotency())))["id"]
+    transfer = {"kind": "transfer", "item": "drinking_water", "unit": "box", "quantity": "5",
+                "from": {"site_id": w.site}, "to": {"shelter_id": w.shelter}}
+    w.transfer = (await made(await dispatcher.post(movements, json=transfer, headers=idempotency())))["id"]
     for owner in OWNERS:
         api = dispatcher if owner == "bureau" else Api(client, w.key[owner])
         w.webhook[owner] = (await made(await api.post("/v1/webhooks", json={"url": HOOK_URL})))["id"]
         w.delivery[owner] = (await made(await api.post(f"/v1/webhooks/{w.webhook[owner]}/test"), 202))["id"]
     w.alert = (await made(await dispatcher.post(f"/v1/incidents/{w.incident}/alerts", json=alert_body())))["id"]
+    # Four eyes: what the dispatcher and the admin decide was proposed by another person's key.
+    proposer = Api(client, (await made(await admin.post("/v1/keys", json={"name": "proposer",
+                                                                           "role": "dispatcher"})))["key"])
+    disbursements = f"/v1/incidents/{w.incident}/disbursements"
+    made_ids = [(await made(await proposer.post(disbursements, json=disbursement_body(w, "A"),
+                                                headers=idempotency())))["id"] for _ in range(3)]
+    w.disbursement, w.spare_disbursement, w.approved_disbursement = made_ids
+    await made(await dispatcher.post(f"/v1/disbursements/{w.approved_disbursement}/approve"), 200)
     for owner in "AB":
         await made(await Api(client, w.key[owner]).post(f"/v1/alerts/{w.alert}/acks", json={"status": "received"}), 200)
     await made(await dispatcher.post(f"/v1/organizations/{w.org['C']}/suspend"), 200)
@@ -186,6 +216,24 @@ def offer_body(w: World, owner: str) -> dict[str, Any]:
 
 def shelter_body(w: World, owner: str) -> dict[str, Any]:
     return {"name": f"东山中学体育馆 {next(_serial)}", "address": "苏州市吴中区东山镇", "capacity": 300}
+
+
+def disbursement_body(w: World, owner: str) -> dict[str, Any]:
+    return {"amount": "10.00", "purpose": "emergency_living_aid", "voucher_no": f"V-{next(_serial)}",
+            "recipient": {"households": 2, "region": "320505"}}
+
+
+def site_body(w: World, owner: str) -> dict[str, Any]:
+    return {"kind": "warehouse", "name": f"吴中区物资仓库 {next(_serial)}", "manager": {"name": "陈主任"}}
+
+
+def write_off_body(w: World, owner: str) -> dict[str, Any]:
+    return {"kind": "write_off", "item": "drinking_water", "unit": "box", "quantity": "1",
+            "from": {"site_id": w.site}, "reason": "damaged"}
+
+
+def minimums_body(w: World, owner: str) -> list[dict[str, Any]]:
+    return [{"item": "drinking_water", "unit": "box", "minimum": "10"}]
 
 
 def evacuation_body(w: World, owner: str) -> dict[str, Any]:
@@ -211,7 +259,17 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/incidents/{id}/donations"): lambda w, o: {
         "kind": "money", "amount": "20.00", "channel": "cash", "receipt_no": f"R-{next(_serial)}"},
     ("POST", "/v1/donations/{id}/reverse"): lambda w, o: {"reason": "录入错误"},
+    ("POST", "/v1/incidents/{id}/disbursements"): disbursement_body,
+    ("POST", "/v1/disbursements/{id}/reject"): lambda w, o: {"reason": "凭证不全"},
+    ("POST", "/v1/disbursements/{id}/reverse"): lambda w, o: {"reason": "重复拨付"},
     ("POST", "/v1/incidents/{id}/shelters"): shelter_body,
+    ("POST", "/v1/incidents/{id}/sites"): site_body,
+    ("PATCH", "/v1/sites/{id}"): lambda w, o: {"address": f"东吴南路 {next(_serial)} 号"},
+    ("POST", "/v1/incidents/{id}/stock-movements"): write_off_body,
+    ("POST", "/v1/stock-movements/{id}/receive"): lambda w, o: {"quantity": "5"},
+    ("POST", "/v1/stock-movements/{id}/reverse"): lambda w, o: {"reason": "录入错误"},
+    ("PUT", "/v1/sites/{id}/minimums"): minimums_body,  # type: ignore[dict-item]
+    ("PUT", "/v1/shelters/{id}/minimums"): minimums_body,  # type: ignore[dict-item]
     ("PATCH", "/v1/shelters/{id}"): lambda w, o: {"name": f"东山中学 {next(_serial)}"},
     ("POST", "/v1/incidents/{id}/residents"): lambda w, o: resident_body(),
     ("POST", "/v1/residents/{id}/checkin"): lambda w, o: {"shelter_id": w.shelter},

@@ -150,6 +150,8 @@ def request_for(op: Operation, principal: str, w: World) -> tuple[str, dict[str,
     if "{id}" in path:
         assert kind is not None, f"{op.method} {op.path}: no resource kind for its {{id}}: add it to KINDS"
         path = path.replace("{id}", w.resource(kind, owner))
+    if "{receipt_no}" in path:  # a donor checking the receipt they hold: its number and amount
+        path = path.replace("{receipt_no}", w.receipt["A"]) + "?amount=500.00"
     if principal == "other" and op.query is not None and "organization_id" in op.query.model_fields:
         path += f"?organization_id={w.org['B']}"  # A asking for B's list
     recipe = BODIES.get((op.method, op.path))

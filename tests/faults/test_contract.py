@@ -51,6 +51,10 @@ async def _ids(conn: Any, organization_id: Any) -> dict[str, str]:
         "shelter": await one("select id from shelters order by created_at limit 1"),
         "resident": await one("select id from residents order by created_at limit 1"),
         "donation": await one("select id from donations order by created_at limit 1"),
+        "disbursement": await one("select id from disbursements order by created_at limit 1"),
+        "site": await one("select id from sites order by created_at limit 1"),
+        "stock_movement": await one("select id from stock_movements where kind = 'transfer' "
+                                    "order by created_at limit 1"),
         "organization": organization_id,
     }
     return {kind: str(value) for kind, value in found.items() if value is not None}
@@ -84,6 +88,9 @@ _PATH_KINDS = [
     (r"^/v1/shelters/\{id\}", "shelter"),
     (r"^/v1/residents/\{id\}", "resident"),
     (r"^/v1/donations/\{id\}", "donation"),
+    (r"^/v1/disbursements/\{id\}", "disbursement"),
+    (r"^/v1/sites/\{id\}", "site"),
+    (r"^/v1/stock-movements/\{id\}", "stock_movement"),
     (r"^/v1/organizations/\{id\}", "organization"),
     (r"^/v1/alerts/\{id\}", "alert"),
     (r"^/v1/webhooks/\{id\}", "webhook"),
@@ -113,9 +120,16 @@ _CROSS_FIELD_RULES = {
     "POST /v1/incidents/{id}/alerts": "an area needs a polygon, a circle or geocodes; a polygon is closed",
     "POST /v1/incidents/{id}/calls": "lat and lon together; a period ends after it starts",
     "POST /v1/incidents/{id}/donations": "exactly one kind of donor; fields by kind; currency minor units",
+    "POST /v1/incidents/{id}/disbursements": "exactly one kind of recipient, households with their region; an "
+                                             "earmark of its purpose holding its region; currency minor units",
     "POST /v1/incidents/{id}/evacuations": "a shelter exactly for centralized placements",
     "POST /v1/incidents/{id}/offers": "the fields each kind of offer needs",
     "POST /v1/calls/{id}/pledges": "the fields, unit and currency of the call's kind",
+    "POST /v1/pledges/{id}/deliver": "at most the pledged quantity; a location of the incident, for goods only",
+    "POST /v1/incidents/{id}/stock-movements": "locations and recipients of the incident; a transfer goes elsewhere",
+    "POST /v1/stock-movements/{id}/receive": "at most what was sent; a reason when some is lost",
+    "PUT /v1/sites/{id}/minimums": "each item and unit listed once",
+    "PUT /v1/shelters/{id}/minimums": "each item and unit listed once",
 }
 
 
