@@ -298,3 +298,46 @@ async def make_world(conn: asyncpg.Connection, session: aiohttp.ClientSession) -
 @pytest.fixture
 async def lakeside(conn: asyncpg.Connection, http: aiohttp.ClientSession) -> World:
     return await make_world(conn, http)
+
+
+@dataclass
+class WhereItWent:
+    """Stock and money added to the Lakeside world: a warehouse holding water, a transfer still on the road,
+    a distribution at East Gym, an earmarked donation and a disbursement paid from it (four eyes)."""
+
+    warehouse: dict[str, Any]
+    transfer: dict[str, Any]
+    paid: dict[str, Any]
+    second_dispatcher_key: str
+
+
+async def add_where_it_went(conn: asyncpg.Connection, world: World) -> WhereItWent:
+    bureau, base = world.dispatcher_api, f"/v1/incidents/{world.incident['id']}"
+    east_gym = {"shelter_id": world.shelters[0]["id"]}
+    warehouse = await bureau.post(f"{base}/sites", {"kind": "warehouse", "name": "Harbour depot",
+                                                    "address": "5 Dock Road"})
+    await bureau.post(f"{base}/donations", {
+        "kind": "goods", "item": "drinking_water", "unit": "box", "quantity": "100", "donor": {"anonymous": True},
+        "site_id": warehouse["id"]}, idempotent=True)
+    transfer = await bureau.post(f"{base}/stock-movements", {
+        "kind": "transfer", "item": "drinking_water", "unit": "box", "quantity": "40",
+        "from": {"site_id": warehouse["id"]}, "to": east_gym}, idempotent=True)
+    second = await bureau.post(f"{base}/stock-movements", {
+        "kind": "transfer", "item": "drinking_water", "unit": "box", "quantity": "10",
+        "from": {"site_id": warehouse["id"]}, "to": east_gym}, idempotent=True)
+    await bureau.post(f"/v1/stock-movements/{second['id']}/receive", {"quantity": "10"})
+    await bureau.post(f"{base}/stock-movements", {
+        "kind": "distribution", "item": "drinking_water", "unit": "box", "quantity": "4", "from": east_gym,
+        "to": {"kind": "group", "people_reached": 12, "region": "320506"}}, idempotent=True)
+    await bureau.post(f"{base}/stock-movements", {
+        "kind": "write_off", "item": "drinking_water", "unit": "box", "quantity": "1", "from": east_gym,
+        "reason": "damaged"}, idempotent=True)
+    await bureau.post(f"{base}/donations", {
+        "kind": "money", "amount": "9000.00", "channel": "bank_transfer", "donor": {"anonymous": True},
+        "earmark": {"purpose": "medical", "region": "320500"}}, idempotent=True)
+    proposed = await bureau.post(f"{base}/disbursements", {
+        "amount": "1500.00", "purpose": "medical", "recipient": {"households": 3, "region": "320506"},
+        "voucher_no": "LK-V-0001", "fund": {"purpose": "medical", "region": "3205"}}, idempotent=True)
+    second_key = await make_key(conn, Role.dispatcher, name="day dispatcher")
+    paid = await Http(bureau.session, second_key).post(f"/v1/disbursements/{proposed['id']}/approve")
+    return WhereItWent(warehouse, transfer, paid, second_key)

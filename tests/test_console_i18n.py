@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
-from tests.console_world import Console, World, expect
+import asyncpg
 
-TABS = ["room", "pledges", "donations", "shelters", "alerts", "activity"]
+from tests.console_world import Console, World, add_where_it_went, expect
+
+TABS = ["room", "pledges", "donations", "disbursements", "stock", "shelters", "alerts", "activity"]
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 # Everything a person can read or hear on the page: text (hidden parts included, since one click shows them),
@@ -52,8 +54,10 @@ async def _check(console: Console, fragments: set[str], where: str) -> None:
     assert not CJK.search(text), f"{where}: Chinese text in English: {CJK.findall(text)[:20]}"
 
 
-async def test_english_leaves_no_chinese_string_on_any_screen(console: Console, lakeside: World):
+async def test_english_leaves_no_chinese_string_on_any_screen(console: Console, lakeside: World,
+                                                              conn: asyncpg.Connection):
     page = console.page
+    await add_where_it_went(conn, lakeside)  # stock and money to show: their kinds, purposes and funds in words
     await console.sign_in(lakeside.dispatcher_key)
     zh, en = await page.evaluate(_CATALOGUES)
     fragments = _fragments(zh, en)
@@ -71,10 +75,18 @@ async def test_english_leaves_no_chinese_string_on_any_screen(console: Console, 
 
     # A dialog, and the answer to a failed form, are in English too.
     await console.goto(f"#/incidents/{incident}/donations")
-    await page.get_by_role("button", name=re.compile("^Reverse the donation")).click()
+    await page.get_by_role("button", name=re.compile("^Reverse the donation of Ms Brown")).click()
     await expect(page.get_by_role("dialog")).to_be_visible()
     await _check(console, fragments, "reverse dialog")
     await page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    await console.goto(f"#/incidents/{incident}/stock")
+    await page.get_by_role("button", name=re.compile("^Receive Drinking water 40 boxes")).click()
+    await page.get_by_role("dialog").get_by_label("What arrived (boxes)").fill("39")
+    await page.get_by_role("dialog").get_by_role("button", name="Receive").click()
+    await expect(page.get_by_role("dialog").get_by_role("alert")).to_have_text("1 boxes did not arrive: say why.")
+    await _check(console, fragments, "receive dialog")
+    await page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    await console.goto(f"#/incidents/{incident}/donations")
     console.expects_failure(409, f"/v1/incidents/{incident}/donations")
     form = page.get_by_role("form", name="Record a donation")
     await form.get_by_label("Amount").fill("10.00")
@@ -85,6 +97,7 @@ async def test_english_leaves_no_chinese_string_on_any_screen(console: Console, 
 
     await console.open(f"/public/incidents/{incident}")
     await expect(page.get_by_role("heading", name="Relief calls")).to_be_visible()
+    await expect(page.get_by_role("heading", name="How donations were used")).to_be_visible()
     await _check(console, fragments, "public page")
 
     await console.open("/")

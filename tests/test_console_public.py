@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from tests.console_world import Console, DemoWorld, expect
+import asyncpg
+
+from tests.console_world import Console, DemoWorld, World, add_where_it_went, expect
 
 
 async def test_anyone_reads_the_public_page_signed_out(console: Console, doksuri: DemoWorld, http):
@@ -24,7 +26,7 @@ async def test_anyone_reads_the_public_page_signed_out(console: Console, doksuri
     await expect(organizations.get_by_role("listitem")).to_have_count(len(figures["organizations"]))
     cny = next(m for m in figures["money"] if m["currency"] == "CNY")
     received = f"¥{float(cny['received']):,.2f}"  # formatted the way zh-CN shows CNY
-    await expect(page.get_by_role("region", name="资金")).to_contain_text(received)
+    await expect(page.get_by_role("region", name="资金", exact=True)).to_contain_text(received)
     await expect(page.locator("meter")).to_have_count(len(figures["shelters"]))
     calls = page.get_by_role("table", name="各项救援需求的送达进度")
     await expect(calls.get_by_role("row")).to_have_count(len(figures["calls"]) + 1)
@@ -43,3 +45,42 @@ async def test_an_unknown_incident_says_so(console: Console, lakeside):
     console.expects_failure(404, "/v1/public/incidents/00000000-0000-4000-8000-000000000000")
     await console.open("/public/incidents/00000000-0000-4000-8000-000000000000")
     await expect(console.page.get_by_role("alert")).to_have_text("找不到该事件。")
+
+
+async def test_the_public_page_shows_how_donations_were_used_and_the_signed_head(
+    console: Console, lakeside: World, conn: asyncpg.Connection, http
+):
+    page = console.page
+    await add_where_it_went(conn, lakeside)
+    incident = lakeside.incident["id"]
+    async with http.get(f"/v1/public/incidents/{incident}/ledger") as response:
+        head = await response.json()
+    await console.open(f"/public/incidents/{incident}")
+    use = page.get_by_role("region", name="捐赠款物使用情况")
+    money = use.get_by_role("region", name="资金使用（CNY）")
+    await expect(money.locator("dl")).to_contain_text("到账¥11,500.00已拨付¥1,500.00结余¥10,000.00")
+    await expect(money.get_by_role("table", name="CNY 资金按用途的拨付").get_by_role("row").filter(
+        has_text="医疗")).to_contain_text("¥1,500.00")
+    earmark = money.get_by_role("table", name="CNY 定向与非定向资金").get_by_role("row").filter(has_text="定向：医疗")
+    await expect(earmark).to_contain_text("¥9,000.00¥1,500.00¥7,500.00")
+    water = use.get_by_role("table", name="各项捐赠物资的入库与去向").get_by_role("row").filter(has_text="饮用水")
+    await expect(water).to_have_text(re.compile("饮用水100 箱4 箱1 箱40 箱55 箱12"))
+    await expect(use.get_by_role("region", name="物资去向").locator(".big-number")).to_have_text("12")
+
+    # The signed head: its entry count, the hash shortened with the whole of it at hand, and where to check it.
+    ledger = use.get_by_role("region", name="台账校验")
+    await expect(ledger).to_contain_text(f"台账条目{head['entries']}")
+    await expect(ledger).to_contain_text(f"签名密钥编号{head['key_id']}")
+    short = ledger.locator(f"code[data-hash='{head['head']}']")
+    await expect(short).to_have_attribute("title", head["head"])
+    await expect(short).to_have_text(f"{head['head'][:12]}…{head['head'][-6:]}")
+    await expect(ledger.locator(".hash-full")).to_have_text(head["head"])
+    await expect(ledger.get_by_role("link", name="全部台账条目（JSON）")).to_have_attribute(
+        "href", f"/v1/public/incidents/{incident}/ledger/entries")
+    await expect(ledger.get_by_role("link", name="局方公钥")).to_have_attribute("href", "/v1/public/ledger-key")
+    await console.screenshot("public-use-zh")
+
+    await page.get_by_role("button", name="切换为英文界面").click()
+    use = page.get_by_role("region", name="How donations were used")
+    await expect(use.get_by_role("region", name="Money (CNY)")).to_contain_text("Earmarked: Medical (region 3205)")
+    await expect(use.get_by_role("region", name="Check the ledger")).to_contain_text(f"Ledger entries{head['entries']}")

@@ -72,8 +72,9 @@ export async function getAll(path, query = {}, maxPages = 10) {
 }
 
 /**
- * An Idempotency-Key that lives until the server gives a definite answer: a retry after a network failure
- * or a 5xx sends the same key (so it can never count twice); any other answer starts a fresh one.
+ * An Idempotency-Key that lives until the server gives a definite answer: a retry after a network failure,
+ * a 5xx, or a 409 saying the first request with this key is still running sends the same key (so it can
+ * never count twice); any other answer (a refusal such as 409 `insufficient` included) starts a fresh one.
  */
 export function idempotent() {
   let key = newKey();
@@ -83,7 +84,9 @@ export function idempotent() {
       key = newKey();
       return result;
     } catch (error) {
-      if (error instanceof ApiError && error.status < 500 && error.status !== 409) key = newKey();
+      const running = error instanceof ApiError && error.status === 409
+        && String(error.problem?.type || '').endsWith('idempotency-in-progress');
+      if (error instanceof ApiError && error.status < 500 && !running) key = newKey();
       throw error;
     }
   };

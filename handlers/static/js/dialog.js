@@ -5,9 +5,11 @@ import { h, field, input, select, textarea, values, problemText } from './dom.js
 
 /**
  * fields: [{name, label, type: 'text'|'number'|'textarea'|'select', options, value, required, hint}].
- * onSubmit (optional) runs with the values; a failure keeps the dialog open and shows why.
+ * check (optional) looks at the values first and returns what is wrong in words (or nothing);
+ * onSubmit (optional) runs with the values; a failure keeps the dialog open and shows why
+ * (`describe(failure)` may say it better than the generic problem text).
  */
-export function ask({ title, intro, fields = [], submit, onSubmit, danger = false }) {
+export function ask({ title, intro, fields = [], submit, onSubmit, check, describe, danger = false }) {
   return new Promise((resolve) => {
     const titleId = `dlg-${Math.random().toString(36).slice(2)}`;
     const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
@@ -30,12 +32,18 @@ export function ask({ title, intro, fields = [], submit, onSubmit, danger = fals
     formEl.addEventListener('submit', async (event) => {
       event.preventDefault();
       const got = values(formEl);
+      const wrong = check && check(got);
+      if (wrong) {
+        error.textContent = wrong;
+        error.hidden = false;
+        return;
+      }
       if (onSubmit) {
         confirm.disabled = true;
         try {
           await onSubmit(got);
         } catch (failure) {
-          error.textContent = problemText(failure);
+          error.textContent = (describe && describe(failure)) || problemText(failure);
           error.hidden = false;
           return;
         } finally {

@@ -172,3 +172,40 @@ export function switchSets(sets, active) {
     set.disabled = !on;
   }
 }
+
+const offered = new WeakMap(); // each <select>'s options as last given
+
+/**
+ * Give a <select> new options ([[value, label], …]; a value may be [label, [[value, label], …]] for an
+ * <optgroup>), keeping what was chosen when it is still offered: live refreshes never undo a choice.
+ */
+export function setOptions(el, options) {
+  const signature = JSON.stringify(options);
+  if (offered.get(el) === signature) return; // unchanged: leave an open list alone
+  offered.set(el, signature);
+  const chosen = el.value;
+  const build = ([value, label]) => (Array.isArray(label)
+    ? h('optgroup', { label: value }, label.map(build))
+    : h('option', { value, text: label }));
+  el.replaceChildren(...options.map(build));
+  if ([...el.options].some((o) => o.value === chosen)) el.value = chosen;
+}
+
+/**
+ * A form that, after a save, starts the next entry from the same choices: it resets (so nothing is left
+ * flagged invalid) and then gets back every value but those named in `clear`.
+ */
+export function keepChoices(formEl, clear) {
+  let saved = null;
+  formEl.addEventListener('submit', () => {
+    saved = [...formEl.elements].filter((c) => c.name && !clear.includes(c.name))
+      .map((c) => [c, c.type === 'checkbox' ? c.checked : c.value]);
+  }, { capture: true });
+  formEl.addEventListener('relief:reset', () => {
+    for (const [control, value] of saved || []) {
+      if (control.type === 'checkbox') control.checked = value;
+      else control.value = value;
+    }
+    saved = null;
+  });
+}

@@ -10,6 +10,9 @@ const TYPES = [
   'shelter.opened', 'shelter.updated', 'shelter.closed', 'shelter.reopened', 'shelter.near_capacity',
   'shelter.full', 'resident.registered', 'resident.sheltered', 'resident.moved', 'resident.returned',
   'evacuation.recorded', 'alert.broadcast', 'alert.acknowledged',
+  'disbursement.proposed', 'disbursement.approved', 'disbursement.rejected', 'disbursement.reversed',
+  'site.opened', 'site.updated', 'stock.transferred', 'stock.received', 'stock.distributed',
+  'stock.written_off', 'stock.reversed', 'stock.low', 'stock.minimums_set',
 ];
 const DEBOUNCE_MS = 150;
 const REOPEN_MS = 5000;

@@ -1,8 +1,10 @@
-// The transparency page: an incident's figures for anyone, no sign-in (GET /v1/public/incidents/{id}).
+// The transparency page: an incident's figures for anyone, no sign-in (GET /v1/public/incidents/{id}), and
+// how donations were used with the ledger's signed head (GET …/use and …/ledger: use.js).
 import { t, tEnum, applyStatic, getLang, setLang, onLangChange, setTimezone, fmtTime, fmtNumber, fmtPeople } from './i18n.js';
 import { get } from './api.js';
 import { h, bar, table, problemText } from './dom.js';
 import * as figures from './figures.js';
+import * as use from './use.js';
 
 const REFRESH_MS = 30000;
 const main = document.getElementById('main');
@@ -22,7 +24,7 @@ function calls(items) {
     }), { empty: t('common.none') });
 }
 
-function render(data) {
+function render({ data, used, head }) {
   document.title = `${data.title} · ${t('public.title')}`;
   main.replaceChildren(
     h('h1', { tabindex: '-1', text: data.title }),
@@ -40,18 +42,28 @@ function render(data) {
         : h('p', { class: 'empty', text: t('common.none') })),
     h('section', { 'aria-labelledby': 'public-calls' },
       h('h2', { id: 'public-calls', text: t('public.calls') }), calls(data.calls)),
+    ...(used || head ? [use.section(used, head, incidentId)] : []),
     h('p', { class: 'hint', text: t('public.privacy') }),
   );
 }
 
-/** The figures without their timestamp: a refresh that brings nothing new leaves the page (and its focus) be. */
-function substance(data) {
-  return data && JSON.stringify({ ...data, as_of: null });
+/** The figures without their timestamps: a refresh that brings nothing new leaves the page (and its focus) be. */
+function substance(page) {
+  return page && JSON.stringify({ ...page, data: { ...page.data, as_of: null },
+    used: page.used && { ...page.used, as_of: null } });
+}
+
+/** A part of the page that may be missing (an older server): shown when it comes. */
+async function optional(path) {
+  try { return await get(path); } catch { return null; }
 }
 
 async function load() {
   try {
-    const fresh = await get(`/v1/public/incidents/${encodeURIComponent(incidentId)}`);
+    const base = `/v1/public/incidents/${encodeURIComponent(incidentId)}`;
+    const data = await get(base); // first: an unknown incident is one 404, not three
+    const [used, head] = await Promise.all([optional(`${base}/use`), optional(`${base}/ledger`)]);
+    const fresh = { data, used, head };
     if (last && substance(fresh) === substance(last)) return;
     last = fresh;
     render(last);

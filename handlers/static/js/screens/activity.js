@@ -3,7 +3,8 @@ import { t, tEnum, fmtTime, fmtAmount, fmtMoney } from '../i18n.js';
 import { get } from '../api.js';
 import { h, field, select, table, update } from '../dom.js';
 
-const FAMILIES = ['incident', 'call', 'pledge', 'offer', 'donation', 'shelter', 'resident', 'evacuation', 'alert'];
+const FAMILIES = ['incident', 'call', 'pledge', 'offer', 'donation', 'disbursement', 'stock', 'site', 'shelter', 'resident',
+  'evacuation', 'alert'];
 
 /** A line saying what changed, from the resource after (or before) the change; never a person's name. */
 function gist(event) {
@@ -18,6 +19,12 @@ function gist(event) {
     case 'evacuation': return r.count ? t('activity.evacuation', { n: r.count, placement: tEnum('placement', r.placement) }) : '';
     case 'alert': return r.headline || '';
     case 'alert_ack': return [r.organization_name, tEnum('ack_status', r.status)].filter(Boolean).join(' · ');
+    case 'stock_movement': return r.item ? `${tEnum('item', r.item)} ${fmtAmount(r.quantity, { kind: 'goods', unit: r.unit })}`
+      : '';
+    case 'stock_level': return r.item ? [r.location?.name,
+      `${tEnum('item', r.item)} ${fmtAmount(r.on_hand, { kind: 'goods', unit: r.unit })}`].filter(Boolean).join(' · ') : '';
+    case 'disbursement': return r.amount
+      ? [r.voucher_no, fmtMoney(r.amount, r.currency), tEnum('purpose', r.purpose)].join(' · ') : '';
     default: return r.title || r.headline || r.name || '';
   }
 }

@@ -6,10 +6,12 @@ import * as room from './room.js';
 import * as pledges from './pledges.js';
 import * as donations from './donations.js';
 import * as shelters from './shelters.js';
+import * as stock from './stock.js';
+import * as disbursements from './disbursements.js';
 import * as alerts from './alerts.js';
 import * as activity from './activity.js';
 
-const TABS = { room, pledges, donations, shelters, alerts, activity };
+const TABS = { room, pledges, donations, disbursements, stock, shelters, alerts, activity };
 let indicator = null;
 
 export function showLiveState(state) {
