@@ -170,11 +170,13 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-def settings() -> Settings:
+def settings(request: pytest.FixtureRequest) -> Settings:
     # No in-process webhook worker: the webhook tests start their own, with a clock they control. Test
     # receivers listen on 127.0.0.1, which only private addresses allowed reaches (tests of the guard
-    # override this fixture).
-    return Settings(env="development", log_format="json", worker_in_process=False, webhook_allow_private=True)
+    # override this fixture). A test may ask for more, e.g. rate limits raised for a surge, with
+    # @pytest.mark.parametrize("settings", [{…}], indirect=True).
+    base = Settings(env="development", log_format="json", worker_in_process=False, webhook_allow_private=True)
+    return base.model_copy(update=getattr(request, "param", {}))
 
 
 @pytest.fixture

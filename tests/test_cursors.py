@@ -12,7 +12,6 @@ import pytest
 from relief import cursors
 from relief.app import operations
 from relief.errors import Invalid
-from relief.settings import Settings
 from tests.conftest import incident_body
 from tests.test_alerts import alert_body
 
@@ -86,11 +85,6 @@ def test_our_own_cursors_still_decode() -> None:
     assert cursors.decode_position(cursors.encode_position(when, id)) == (when, id)
     assert cursors.decode_id(cursors.encode_id(42)) == 42
 
-
-@pytest.fixture
-def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
-    """The suite's settings, with the rate limits a test asks for (indirect parametrization)."""
-    return settings.model_copy(update=getattr(request, "param", {}))
 
 
 # 12 cursors × every list route from one admin key is over the default burst of 100 on purpose.

@@ -11,7 +11,6 @@ from decimal import Decimal
 import pytest
 
 from relief import chain, summary
-from relief.settings import Settings
 from tests.test_disbursements import (
     donate,
     fund_list,
@@ -25,11 +24,6 @@ from tests.test_disbursements import (
 # A surge from one key is over the default per-key burst (100) on purpose.
 SURGE = {"rate_limit_burst": 10_000, "rate_limit_per_second": 10_000}
 
-
-@pytest.fixture
-def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
-    """The suite's settings, with the rate limits a test asks for (indirect parametrization)."""
-    return settings.model_copy(update=getattr(request, "param", {}))
 
 
 @pytest.mark.parametrize("settings", [SURGE], indirect=True)

@@ -10,18 +10,12 @@ import pytest
 
 from relief import db, idempotency
 from relief.app import create_app
-from relief.settings import Settings
 from tests.conftest import Api, incident_body
 
 # A surge from one key is over the default per-key burst (100) on purpose; the tests that fire one
 # raise the limit (parametrize "settings" with this), the others keep the defaults.
 SURGE = {"rate_limit_burst": 10_000, "rate_limit_per_second": 10_000}
 
-
-@pytest.fixture
-def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
-    """The suite's settings, with the rate limits a test asks for (indirect parametrization)."""
-    return settings.model_copy(update=getattr(request, "param", {}))
 
 
 async def open_call(dispatcher: Api, **call) -> dict:

@@ -12,7 +12,6 @@ import pytest
 
 from relief import summary
 from relief.demo import load as load_demo
-from relief.settings import Settings
 from tests.conftest import make_organization
 from tests.test_summary import post
 
@@ -23,11 +22,6 @@ def resident_id(seed: int) -> str:
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     return first17 + "10X98765432"[sum(int(c) * w for c, w in zip(first17, weights, strict=True)) % 11]
 
-
-@pytest.fixture
-def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
-    """The suite's settings, with the rate limits a test asks for (indirect parametrization)."""
-    return settings.model_copy(update=getattr(request, "param", {}))
 
 
 # Some 200 operations at once, most with the dispatcher's one key: over the default per-key burst of

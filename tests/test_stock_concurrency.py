@@ -11,18 +11,12 @@ from decimal import Decimal
 import pytest
 
 from relief import summary
-from relief.settings import Settings
 from tests.test_sites import donate, new_incident, new_shelter, new_site
 from tests.test_stock import at, move, moved, stocked, water
 
 # Hundreds of requests from one key: over the default per-key burst (100) on purpose.
 SURGE = {"rate_limit_burst": 10_000, "rate_limit_per_second": 10_000}
 
-
-@pytest.fixture
-def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
-    """The suite's settings, with the rate limits a test asks for (indirect parametrization)."""
-    return settings.model_copy(update=getattr(request, "param", {}))
 
 
 @pytest.mark.parametrize("settings", [SURGE], indirect=True)

@@ -14,7 +14,6 @@ import hxl
 import pytest
 
 from relief import chain, demo, exports, summary
-from relief.settings import Settings
 from tests.conftest import Api
 from tests.test_disbursements import donate as give_money
 from tests.test_disbursements import payment, propose, proposed, second_dispatcher
@@ -25,10 +24,6 @@ from tests.test_stock import move, moved, water
 SECRET = b"test secret for the use report"
 SURGE = {"rate_limit_burst": 10_000, "rate_limit_per_second": 10_000}
 
-
-@pytest.fixture
-def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
-    return settings.model_copy(update=getattr(request, "param", {}))
 
 
 async def _use(anonymous: Api, incident: str) -> dict:
