@@ -38,7 +38,7 @@ def _cached(request: web.Request, model: BaseModel, max_age: int = MAX_AGE_SECON
     return web.Response(body=body, headers=headers, content_type="application/json")
 
 
-@routes.get("/v1/public/ledger-key", public=True, response=LedgerKey,
+@routes.get("/v1/public/ledger-key", public=True, cached=True, response=LedgerKey,
             summary="The bureau's public key that verifies every signed ledger head")
 async def ledger_key(request: web.Request) -> web.Response:
     """The bureau's public key that verifies every signed ledger head."""
@@ -48,7 +48,8 @@ async def ledger_key(request: web.Request) -> web.Response:
     return _cached(request, key, max_age=3600)
 
 
-@routes.get("/v1/public/incidents/{id}/ledger", public=True, database=True, response=LedgerHead, errors=(404,),
+@routes.get("/v1/public/incidents/{id}/ledger", public=True, database=True, cached=True, response=LedgerHead,
+            errors=(404,),
             summary="The incident's ledger head (entry count and last hash), signed by the bureau")
 async def ledger_head(request: web.Request) -> web.Response:
     """The incident's ledger head, signed: keep it, and later check that history only grew from it."""
@@ -61,7 +62,8 @@ async def ledger_head(request: web.Request) -> web.Response:
                                        key_id=request.app[LEDGER_SIGNER].key_id, **signed))
 
 
-@routes.get("/v1/public/incidents/{id}/ledger/entries", public=True, database=True, query=LedgerEntriesQuery,
+@routes.get("/v1/public/incidents/{id}/ledger/entries", public=True, database=True, cached=True,
+            query=LedgerEntriesQuery,
             response=LedgerEntries, errors=(404, 422),
             summary="The chained entries after a position, with their canonical encodings and hashes")
 async def ledger_entries(request: web.Request) -> web.Response:
@@ -82,11 +84,13 @@ async def check_receipt(request: web.Request) -> web.Response:
     """Is a receipt in the ledger? Both its number and its amount must match, so numbers cannot be probed."""
     incident_id, params = path_id(request), query(request, ReceiptQuery)
     receipt_no = request.match_info["receipt_no"].strip()
+    if "\x00" in receipt_no or not receipt_no:  # no receipt number holds one (PostgreSQL cannot store it)
+        raise HttpProblem("not-found", "no receipt of that number and amount is in this incident's ledger")
     async with pool(request).acquire() as conn:
         await incidents.require(conn, incident_id)
         found = await chain.receipt(conn, incident_id=incident_id, receipt_no=receipt_no, amount=params.amount)
     if found is None:
         # The same answer for an unknown number and a wrong amount: nothing to learn by guessing.
-        raise HttpProblem("not-found", f"no receipt {receipt_no} of that amount is in this incident's ledger")
+        raise HttpProblem("not-found", "no receipt of that number and amount is in this incident's ledger")
     return web.Response(body=ReceiptCheck(receipt_no=receipt_no, **found).model_dump_json().encode(),
                         headers={"Cache-Control": "no-store"}, content_type="application/json")

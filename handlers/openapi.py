@@ -115,6 +115,9 @@ def _success(op: Operation, status: int, refs: dict[tuple[Any, str], Any]) -> di
     for name, description in op.headers.items():
         if not description.startswith("(request)"):
             headers[name] = _header(description, required=False)
+    if op.cached:
+        headers["ETag"] = _header("A tag of the content: send it back in If-None-Match", {"type": "string"})
+        headers["Cache-Control"] = _header("public, with a max-age in seconds", {"type": "string"})
     if headers:
         success["headers"] = headers
     return success
@@ -204,6 +207,15 @@ def build(operations: list[Operation]) -> dict[str, Any]:
             }
         for status in (op.status, *op.also):
             item["responses"][str(status)] = _success(op, status, refs)
+        if op.cached:
+            item["parameters"].append({
+                "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                "description": "The ETag of the copy you hold: 304 while it is still current",
+            })
+            item["responses"]["304"] = {
+                "description": "Not modified: the copy you hold is current",
+                "headers": {"ETag": _header("The same tag", {"type": "string"})},
+            }
         item["security"] = [] if op.public else [{"bearerAuth": []}]
         for status in sorted(_errors(op)):
             item["responses"][str(status)] = _problem_response(status)

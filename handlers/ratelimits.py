@@ -111,27 +111,36 @@ def _refuse(request: web.Request, limit: str, policy: str, decision: Decision, d
     )
 
 
+RECEIPT_PATH = "/v1/public/incidents/{id}/receipts/{receipt_no}"
+
+
 @web.middleware
 async def limit_failed_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Before authentication: an address that has spent its failed authentications (any 401) gets 429
-    for requests with credentials, before any database query."""
+    """Before authentication: an address that has spent its failed authentications (any 401), or its
+    receipt lookups that found nothing, gets 429 for requests with credentials and for receipt lookups,
+    before any database query."""
     failures = request.app[LIMITS].failures
     operation: Operation | None = request.app[OPERATIONS].get(request.match_info.route)
-    if failures is None or not _presents_credentials(request, operation):
+    # A receipt lookup that finds nothing is a wrong guess of a number and an amount: it spends the same
+    # budget as a failed sign-in, so that nobody can try the ledger's amounts against a receipt number.
+    guessing = operation is not None and operation.path == RECEIPT_PATH
+    if failures is None or not (guessing or _presents_credentials(request, operation)):
         return await handler(request)
+    failed = (401, 404) if guessing else (401,)
     address = client_address(request, request.app[LIMITS].proxy_hops)
     decision = failures.check(address)
     if not decision.allowed:
         per_minute = request.app[SETTINGS].auth_failures_per_minute
+        what = "receipt lookups that found nothing" if guessing else "failed sign-ins or unknown keys"
         raise _refuse(request, "auth_failures", "auth-failures", decision,
-                      f"too many failed sign-ins or unknown keys from your address ({per_minute} a minute)")
+                      f"too many {what} from your address ({per_minute} a minute)")
     try:
         response = await handler(request)
     except (HttpProblem, web.HTTPException) as exc:
-        if exc.status == 401:
+        if exc.status in failed:
             failures.spend(address)
         raise
-    if response.status == 401:
+    if response.status in failed:
         failures.spend(address)
     return response
 

@@ -33,6 +33,7 @@ class Operation:
     idempotency_optional: bool = False  # takes an Idempotency-Key if sent (the same replay rules)
     location: bool = True  # a 201 names what it created in Location (False where there is no URL for it)
     database: bool | None = None  # touches the database (so may answer 503); default: not public
+    cached: bool = False  # public and cacheable: ETag + Cache-Control, 304 for a matching If-None-Match
     content_type: str = "application/json"
     # Response headers, name → description; a description starting "(request)" is a request header.
     headers: dict[str, str] = field(default_factory=dict)

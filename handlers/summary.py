@@ -27,7 +27,8 @@ async def incident_summary(request: web.Request) -> web.Response:
     return respond(figures)
 
 
-@routes.get("/v1/public/incidents/{id}", public=True, database=True, response=PublicIncident, errors=(404,),
+@routes.get("/v1/public/incidents/{id}", public=True, database=True, cached=True, response=PublicIncident,
+            errors=(404,),
             summary="Public transparency figures: aggregates and organization names, no personal data")
 async def public_incident(request: web.Request) -> web.Response:
     """Public transparency figures."""
@@ -38,7 +39,7 @@ async def public_incident(request: web.Request) -> web.Response:
     return _public(request, PublicIncident.from_summary(figures, names))
 
 
-@routes.get("/v1/public/incidents/{id}/use", public=True, database=True, response=PublicUse, errors=(404,),
+@routes.get("/v1/public/incidents/{id}/use", public=True, database=True, cached=True, response=PublicUse, errors=(404,),
             summary="How donations were used (捐赠款物使用情况公示): money paid out and balance, goods distributed")
 async def public_use(request: web.Request) -> web.Response:
     """How donations were used: money received, paid out per purpose and balance, per currency and

@@ -44,7 +44,7 @@ class LedgerEntries(Output):
 
 
 class LedgerEntriesQuery(Input):
-    after: int = Field(default=0, ge=0, description="Entries after this position (0: from the first)")
+    after: int = Field(default=0, ge=0, le=2**62, description="Entries after this position (0: from the first)")
     limit: int = Field(default=500, ge=1, le=5000)
 
 

@@ -9,8 +9,8 @@ reversals). Each is written down as its **canonical encoding**, a JSON object:
   exponent), times as `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC, booleans and integers as JSON's, absent
   values as `null`;
 - a field that could name a person or carry free text (a donor's name, a resident, a household, a
-  note, a reason, a receipt number), and the ids of entries and of organizations (which only their
-  owners may read through the API), appear only as `"hmac-sha256:<hex>"` of the value, keyed by a
+  note, a reason, a receipt or voucher number), and the ids of entries, organizations and API keys
+  (which only their owners may read through the API), appear only as `"hmac-sha256:<hex>"` of the value, keyed by a
   per-incident key that never leaves the database: the public can check the chain and see that a
   reversal names its original (the same digest), but cannot test a guessed name against it, and cannot
   read a receipt's amount from its number.
@@ -59,21 +59,21 @@ KINDS: dict[str, Kind] = {
         public=("kind", "quantity", "currency", "item", "unit", "estimated_value", "value_currency", "channel",
                 "anonymous", "call_id", "site_id", "shelter_id", "earmark_purpose", "earmark_region", "created_at"),
         digested=("id", "reverses", "donor_organization_id", "pledge_id", "receipt_no", "donor_name", "reason",
-                  "note"),
+                  "note", "recorded_by"),
     ),
     "stock_movement": Kind(
         table="stock_movements",
-        public=("id", "kind", "item", "unit", "quantity", "from_site_id", "from_shelter_id", "to_site_id",
-                "to_shelter_id", "transfer_id", "lost", "recipient_kind", "recipient_shelter_id", "people_reached",
-                "region", "reverses", "created_at"),
-        digested=("household_id", "resident_id", "reason", "note"),
+        public=("kind", "item", "unit", "quantity", "from_site_id", "from_shelter_id", "to_site_id",
+                "to_shelter_id", "lost", "recipient_kind", "recipient_shelter_id", "people_reached", "region",
+                "created_at"),
+        digested=("id", "transfer_id", "reverses", "household_id", "resident_id", "reason", "note", "recorded_by"),
     ),
     "disbursement": Kind(
         table="disbursements",
         public=("amount", "currency", "purpose", "fund_purpose", "fund_region", "recipient_shelter_id",
-                "recipient_households", "region", "voucher_no", "status", "proposed_by", "decided_by", "decided_at",
-                "created_at"),
-        digested=("id", "reverses", "recipient_organization_id", "recipient_resident_id", "reason", "note"),
+                "recipient_households", "region", "status", "decided_at", "created_at"),
+        digested=("id", "reverses", "recipient_organization_id", "recipient_resident_id", "voucher_no", "proposed_by",
+                  "decided_by", "reason", "note"),
     ),
 }
 
@@ -145,7 +145,9 @@ async def append(conn: asyncpg.Connection, *, kind: str, row: Mapping[str, Any])
             insert into ledger_entries (incident_id, position, kind, entry_id, encoding, hash)
             values ($1, $2, $3, $4, $5, $6)
         )
-        update ledger_chains set entries = $2, head = $6, updated_at = now() where incident_id = $1
+        -- clock_timestamp(), not now(): the moment of chaining, under the lock, so the head's as_of only grows
+        -- (now() is when the transaction began, which may be before the entry chained ahead of it).
+        update ledger_chains set entries = $2, head = $6, updated_at = clock_timestamp() where incident_id = $1
         """,
         incident_id,
         position,

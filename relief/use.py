@@ -96,6 +96,7 @@ async def report(conn: asyncpg.Connection, *, incident_id: UUID) -> PublicUse:
             union
             select o.name from disbursements d join organizations o on o.id = d.recipient_organization_id
              where d.incident_id = $1 and d.status = 'approved' and d.reverses is null
+               and not exists (select 1 from disbursements r where r.reverses = d.id)  -- a reversed payment paid no one
             order by 1
             """,
             incident_id,

@@ -216,3 +216,30 @@ async def test_the_ledger_key_setting_accepts_base64_and_pem_and_refuses_anythin
         except ValueError:
             continue
         raise AssertionError(f"{bad!r} was taken as a key")
+
+
+async def test_wrong_receipt_guesses_spend_the_failed_sign_in_budget(dispatcher, anonymous, settings):
+    """The amounts are public in the entries: trying them one by one against a receipt number is stopped."""
+    incident_id = await _incident(dispatcher)
+    await _donate(dispatcher, incident_id, amount="777.00", receipt_no="SZ-GUESS")
+    path = f"/v1/public/incidents/{incident_id}/receipts/SZ-GUESS"
+    for n in range(settings.auth_failures_per_minute):
+        assert (await anonymous.get(f"{path}?amount={n + 1}.00")).status == 404
+    refused = await anonymous.get(f"{path}?amount=777.00")  # the right amount, once the budget is spent
+    assert refused.status == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "receipt lookups" in (await refused.json())["detail"]
+
+
+async def test_voucher_numbers_key_ids_and_entry_ids_are_digests_in_the_public_encoding(dispatcher, anonymous, conn):
+    from tests.test_disbursements import payment, proposed, second_dispatcher
+
+    incident_id = await _incident(dispatcher)
+    await _donate(dispatcher, incident_id, amount="500.00")
+    d = await proposed(dispatcher, incident_id, payment("100.00", voucher="V-李秀英"))
+    approver = await second_dispatcher(dispatcher, conn)
+    assert (await approver.post(f"/v1/disbursements/{d['id']}/approve")).status == 200
+    entries = await _all_entries(anonymous, incident_id)
+    text = json.dumps(entries, ensure_ascii=False)
+    assert "李秀英" not in text and d["id"] not in text and d["proposed_by"] not in text
+    paid = json.loads(entries[-1]["encoding"])
+    assert paid["voucher_no"].startswith("hmac-sha256:") and paid["amount"] == "100.00"
