@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test screenshots lint clean bench-pledges bench-exports bench-fanout
+.PHONY: run test screenshots lint clean bench-pledges bench-exports bench-fanout bench-field
 
 $(BIN)/relief: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ bench-exports: $(BIN)/relief
 
 bench-fanout: $(BIN)/relief
 	$(BIN)/python bench/fanout.py $(BENCH_ARGS)
+
+bench-field: $(BIN)/relief
+	$(BIN)/python bench/field.py $(BENCH_ARGS)
 
 lint: $(BIN)/relief
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""/v1/incidents/{id}/exports/{pledges|donations|evacuations|stock-movements|disbursements}.csv: HXL CSV."""
+"""/v1/incidents/{id}/exports/{pledges|donations|evacuations|stock-movements|disbursements|deployments}.csv: HXL
+CSV."""
 
 from __future__ import annotations
 
@@ -140,3 +141,11 @@ async def export_stock_movements(request: web.Request) -> web.StreamResponse:
 async def export_disbursements(request: web.Request) -> web.StreamResponse:
     """Every disbursement (proposed, approved, rejected, reversed) as HXL-tagged CSV, streamed."""
     return await _stream(request, exports.EXPORTS["disbursements"])
+
+
+@routes.get("/v1/incidents/{id}/exports/deployments.csv", response=None, content_type="text/csv", roles=STAFF,
+            errors=ERRORS, headers=DISPOSITION)
+async def export_deployments(request: web.Request) -> web.StreamResponse:
+    """Every stint on site (task, organization, member by name and role, times, hours) as HXL-tagged CSV;
+    no phone or emergency contact."""
+    return await _stream(request, exports.EXPORTS["deployments"])

@@ -45,6 +45,23 @@ class ResidentFigures(Output):
     returned: Counter
 
 
+class FieldFigures(Output):
+    """Rescuers in the field (issue 12), from counters moved with the check-ins and check-outs."""
+
+    on_site: Counter = Field(description="Members on site now")
+    person_hours: Counter = Field(description="Hours worked on site, stints in progress counted up to as_of; "
+                                  "to the hundredth, from exact seconds")
+    person_hours_completed: Counter = Field(description="Hours of the stints already checked out")
+
+
+class TaskFigures(Output):
+    """Tasks in the field (issue 12), from counters moved with each change of a task's status."""
+
+    by_status: dict[str, int] = Field(description="open, assigned, in_progress, done, cancelled")
+    people_rescued: Counter = Field(description="Outcome figures of the tasks done")
+    people_transferred: Counter
+
+
 class ShelterFigures(Output):
     id: UUID
     name: str
@@ -79,6 +96,8 @@ class Summary(Output):
     calls_by_status: dict[str, int]
     calls: list[CallFigures]
     use: UseFigures = Field(description="Where it went: money paid out and its balance, goods distributed and on hand")
+    field: FieldFigures = Field(description="People on site now and person-hours")
+    tasks: TaskFigures = Field(description="Tasks by status, and the people they rescued and transferred")
 
 
 class Difference(Output):

@@ -10,12 +10,11 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from models.catalogue import Skill
 from models.common import Input, ListQuery, Output, Patch, Timestamp
+from models.events import EVENT_TYPES
 
-# The event families a subscription may name; `family.*` takes a whole family, `*` everything.
-FAMILIES = (
-    "incident", "call", "pledge", "offer", "donation", "evacuation", "resident", "shelter",
-    "alert", "webhook", "organization", "key",
-)
+# The event families a subscription may name; `family.*` takes a whole family, `*` everything. Taken from
+# the catalog, so that an area's new family (stock, roster, task…) can be subscribed to as soon as it exists.
+FAMILIES = tuple(dict.fromkeys(t.partition(".")[0] for t in EVENT_TYPES))
 
 
 def _check_pattern(value: str) -> str:

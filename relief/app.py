@@ -14,6 +14,7 @@ from handlers import alerts as alerts_handlers
 from handlers import calls as calls_handlers
 from handlers import chain as chain_handlers
 from handlers import console as console_handlers
+from handlers import deployments as deployments_handlers
 from handlers import disbursements as disbursements_handlers
 from handlers import donations as donations_handlers
 from handlers import events as events_handlers
@@ -27,19 +28,21 @@ from handlers import organizations as organizations_handlers
 from handlers import pledges as pledges_handlers
 from handlers import ratelimits as ratelimits_handlers
 from handlers import residents as residents_handlers
+from handlers import rosters as rosters_handlers
 from handlers import shelters as shelters_handlers
 from handlers import sites as sites_handlers
 from handlers import stock as stock_handlers
 from handlers import stream as stream_handlers
 from handlers import summary as summary_handlers
 from handlers import system as system_handlers
+from handlers import tasks as tasks_handlers
 from handlers import webhooks as webhooks_handlers
 from handlers.bodies import body_deadline
 from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
 from handlers.routing import Operation
 from handlers.system import OPENAPI
-from relief import chain, db, deliveries, idempotency, sessions
+from relief import chain, db, deliveries, idempotency, overdue, sessions
 from relief.app_keys import IN_FLIGHT, LEDGER_SIGNER, POOL, SETTINGS, STOPPING
 from relief.inflight import InFlight
 from relief.settings import Settings
@@ -63,11 +66,14 @@ def operations() -> list[Operation]:
         *incidents_handlers.routes.operations,
         *calls_handlers.routes.operations,
         *pledges_handlers.routes.operations,
+        *rosters_handlers.routes.operations,
         *offers_handlers.routes.operations,
         *donations_handlers.routes.operations,
         *sites_handlers.routes.operations,
         *stock_handlers.routes.operations,
         *disbursements_handlers.routes.operations,
+        *tasks_handlers.routes.operations,
+        *deployments_handlers.routes.operations,
         *chain_handlers.routes.operations,
         *events_handlers.routes.operations,
         *stream_handlers.routes.operations,
@@ -131,6 +137,21 @@ def _maintenance(settings: Settings) -> Callable[[web.Application], AsyncIterato
     return maintenance
 
 
+def _overdue(settings: Settings, url: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The overdue watch (relief/overdue.py): every replica runs one, each alarm is raised once, within
+    seconds of its deadline whatever RELIEF_MAINTENANCE_INTERVAL says."""
+
+    async def watch(app: web.Application) -> AsyncIterator[None]:
+        watcher = overdue.OverdueWatch(app[POOL], url, grace=settings.deployment_overdue_grace)
+        task = asyncio.create_task(watcher.run(), name="relief-overdue")
+        yield
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+    return watch
+
+
 def _worker(settings: Settings, url: str) -> Callable[[web.Application], AsyncIterator[None]]:
     """The in-process delivery worker (RELIEF_WORKER_IN_PROCESS, on by default), so the one-command
     setup delivers webhooks; it is one worker among any others on the database."""
@@ -185,6 +206,7 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     app[OPENAPI] = openapi.build(table)
     app.cleanup_ctx.append(_database(settings, database_url))
     app.cleanup_ctx.append(_maintenance(settings))
+    app.cleanup_ctx.append(_overdue(settings, database_url))
     if settings.worker_in_process:
         app.cleanup_ctx.append(_worker(settings, database_url))
     return app

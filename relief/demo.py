@@ -1,7 +1,8 @@
 """The Doksuri demo: a living incident modelled on Suzhou's response to Typhoon Doksuri (July 2023).
 
 The scenario itself is data, in relief/demo_data.py; this module loads it, and relief/demo_use.py
-carries it on to where the help went (sites, stock movements, disbursements).
+carries it on to where the help went (sites, stock movements, disbursements); relief/demo_field.py
+adds the volunteer teams' rosters, tasks and check-ins (one member overdue).
 
 `load()` drives the same use cases the API does (so events, counters and occupancies come out exactly as
 they would from real work), all in one transaction: a load either happens whole or not at all, so
@@ -33,7 +34,19 @@ from models.organizations import OrganizationCreate, OrganizationStatus
 from models.pledges import PledgeCreate
 from models.residents import EvacuationCreate, ResidentCreate
 from models.shelters import ShelterCreate
-from relief import calls, demo_use, donations, incidents, keys, ledger, organizations, pledges, residents, shelters
+from relief import (
+    calls,
+    demo_field,
+    demo_use,
+    donations,
+    incidents,
+    keys,
+    ledger,
+    organizations,
+    pledges,
+    residents,
+    shelters,
+)
 from relief.auth import SYSTEM, Principal
 from relief.demo_data import (
     CALLS,
@@ -193,6 +206,10 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes) -> UUID:
               f"{people} residents registered one by one")
     movements, payments = await demo_use.record(conn, staff=staff, incident_id=incident_id, orgs=orgs,
                                                 shelter_ids=shelter_ids, site_ids=site_ids)
+    field = await demo_field.record(conn, dispatcher=staff.dispatcher, incident_id=incident_id, orgs=orgs,
+                                    names=names)
+    _progress(f"{field.members} team members on 3 rosters, {field.tasks} tasks, {field.on_site} on site now, "
+              f"{field.overdue} overdue")
     await demo_use.finish(conn, staff)
     _progress(f"{movements} stock movements and {payments} disbursements ({time.monotonic() - started:.1f} s)")
     return incident_id

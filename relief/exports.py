@@ -1,5 +1,5 @@
 """CSV exports of an incident, tagged with HXL hashtags: pledges, the donation ledger, evacuations, stock
-movements and disbursements.
+movements, disbursements and deployments (rescuers' stints on site).
 
 Each export is a header row, an HXL hashtag row (https://hxlstandard.org/standard/dictionary/) and
 data rows. Rows come from a server-side cursor, so an export of any size needs the same memory; all
@@ -9,7 +9,8 @@ with the summary of the same moment.
 No personal data leaves through them (DESIGN.md invariant 10): residents appear as a head count of 1
 with their origin region, placement, shelter and status, never with a name, ID number, phone or
 address. Individual donors' names are for staff and appear in the donations export (only staff may
-read exports); nothing else about them does.
+read exports); nothing else about them does. Rescuers are not residents: the deployments export names
+a member and their role (staff may read rosters), never a phone or an emergency contact.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
+from models.deployments import hours
 
 Row = list[str]
 
@@ -309,6 +312,54 @@ async def disbursement_rows(conn: asyncpg.Connection, incident_id: UUID) -> Asyn
             )]
 
 
+DEPLOYMENT_COLUMNS = (
+    ("Deployment", "#meta+id"),
+    ("Task", "#activity+name"),
+    ("Task id", "#activity+code"),
+    ("Region", "#adm3+code"),
+    ("Organization", "#org+name"),
+    ("Credit code", "#org+code"),
+    ("Member", "#meta+member+id"),
+    ("Member name", "#meta+member+name"),
+    ("Role", "#meta+role"),
+    ("Checked in", "#date+start"),
+    ("Expected back", "#date+expected"),
+    ("Checked out", "#date+end"),
+    ("Seconds", "#meta+seconds"),
+    ("Hours", "#output+hours"),
+    ("Status", "#status"),
+    ("Overdue alarm raised", "#date+overdue"),
+)
+
+
+async def deployment_rows(conn: asyncpg.Connection, incident_id: UUID) -> AsyncIterator[Row]:
+    """One row per stint on site, in check-in order. Seconds are exact (they sum to the summary's
+    person-hours of completed stints); Hours is the same to the hundredth. Status is back, on_site, or
+    overdue while an alarm raised for the current deadline stands; the time the alarm was raised stays
+    on the row after the member is back (an extension clears it)."""
+    query = """
+        select d.id, t.title, d.task_id, t.region, o.name as org_name, o.credit_code, d.member_id, m.name, m.role,
+               d.checked_in_at, d.expected_back_at, d.checked_out_at, d.overdue_raised_at,
+               extract(epoch from d.checked_out_at) - extract(epoch from d.checked_in_at) as seconds
+          from deployments d
+          join tasks t on t.id = d.task_id
+          join organizations o on o.id = d.organization_id
+          join roster_members m on m.id = d.member_id
+         where d.incident_id = $1
+         order by d.checked_in_at, d.id
+    """
+    async with _snapshot(conn):
+        async for r in conn.cursor(query, incident_id, prefetch=PREFETCH):
+            ended = r["checked_out_at"] is not None
+            status = "back" if ended else "overdue" if r["overdue_raised_at"] is not None else "on_site"
+            yield [cell(v) for v in (
+                r["id"], r["title"], r["task_id"], r["region"], r["org_name"], r["credit_code"], r["member_id"],
+                r["name"], r["role"], r["checked_in_at"], r["expected_back_at"], r["checked_out_at"],
+                r["seconds"].normalize() if ended else None, hours(r["seconds"]) if ended else None, status,
+                r["overdue_raised_at"],
+            )]
+
+
 EXPORTS: dict[str, Export] = {
     export.name: export
     for export in (
@@ -317,5 +368,6 @@ EXPORTS: dict[str, Export] = {
         Export("evacuations", EVACUATION_COLUMNS, evacuation_rows),
         Export("stock-movements", STOCK_MOVEMENT_COLUMNS, stock_movement_rows),
         Export("disbursements", DISBURSEMENT_COLUMNS, disbursement_rows),
+        Export("deployments", DEPLOYMENT_COLUMNS, deployment_rows),
     )
 }

@@ -9,6 +9,10 @@ channel can show what another hides. The rule, per kind of entity:
 - a team lead's phone (a pledge's `lead`) and an organization's contact phone are shown in full to
   dispatchers and admins and to that organization itself, masked to viewers and to everyone else;
 - a site manager's phone (the bureau's own contact) is shown in full to dispatchers and admins only;
+- a roster member's phone and emergency contact's phone (issue 12) are shown in full to dispatchers
+  and admins and to the member's own organization, masked to viewers and everyone else; certificate
+  numbers are treated like ID numbers (****1234). Another organization never reads a roster at all
+  (404), and events carry rosters' counts only, so webhooks and the public never see a member;
 - a webhook URL's query string (where receivers put their tokens) is shown to the subscription's
   owner only: the organization for its own, dispatchers for the bureau's; others see `?token=***`.
 
@@ -45,6 +49,12 @@ def mask_phone(phone: str) -> str:
     if len(digits) < 11:
         return "****" + digits[-4:]
     return digits[:3] + "****" + digits[-4:]
+
+
+def mask_number(number: str) -> str:
+    """****1234: an ID or certificate number by its last 4 characters, as residents' are stored."""
+    compact = number.replace(" ", "")
+    return "****" + compact[-4:] if len(compact) >= 8 else "****"
 
 
 def mask_query(url: str) -> str:
@@ -86,6 +96,7 @@ class _Rule:
     sees: Callable[[Audience, Any], bool]  # who sees it whole, given the owner
     paths: tuple[tuple[str, ...], ...]  # where the fields are in the document
     mask: Callable[[str], str] = mask_phone
+    numbers: tuple[tuple[str, ...], ...] = ()  # ID-like numbers, masked by mask_number on the same terms
 
 
 def _nobody(_audience: Audience, _owner: Any) -> bool:
@@ -100,16 +111,26 @@ _RULES: dict[str, _Rule] = {
     # the bureau): dispatchers and admins see it whole, viewers and everyone outside masked.
     "site": _Rule("organization_id", Audience.is_owner, (("manager", "phone"),)),
     "webhook": _Rule("organization_id", Audience.is_owner, (("url",),), mask_query),
+    # A roster (GET /v1/pledges/{id}/roster) and a member wherever one is shown alone (deployments, the
+    # muster view): "*" steps into every item of a list.
+    "roster": _Rule("organization_id", Audience.sees_contacts_of,
+                    (("members", "*", "phone"), ("members", "*", "emergency_contact", "phone")),
+                    numbers=(("members", "*", "certificates", "*", "number"),)),
+    "roster_member": _Rule("organization_id", Audience.sees_contacts_of, (("phone",), ("emergency_contact", "phone")),
+                           numbers=(("certificates", "*", "number"),)),
 }
 
 
-def _mask_at(document: dict[str, Any], path: tuple[str, ...], mask: Callable[[str], str]) -> None:
-    node: Any = document
-    for name in path[:-1]:
-        node = node.get(name) if isinstance(node, dict) else None
-    if isinstance(node, dict) and isinstance(node.get(path[-1]), str) and node[path[-1]]:
-        if "*" not in node[path[-1]]:  # already masked where it was stored (a resident's phone)
-            node[path[-1]] = mask(node[path[-1]])
+def _mask_at(node: Any, path: tuple[str, ...], mask: Callable[[str], str]) -> None:
+    name, rest = path[0], path[1:]
+    if name == "*":
+        for item in node if isinstance(node, list) else ():
+            _mask_at(item, rest, mask)
+    elif rest:
+        _mask_at(node.get(name) if isinstance(node, dict) else None, rest, mask)
+    elif isinstance(node, dict) and isinstance(node.get(name), str) and node[name]:
+        if "*" not in node[name]:  # already masked where it was stored (a resident's phone)
+            node[name] = mask(node[name])
 
 
 def shown(entity_type: str, document: Any, audience: Audience) -> Any:
@@ -123,6 +144,8 @@ def shown(entity_type: str, document: Any, audience: Audience) -> Any:
     masked = copy.deepcopy(document)
     for path in rule.paths:
         _mask_at(masked, path, rule.mask)
+    for path in rule.numbers:
+        _mask_at(masked, path, mask_number)
     return masked
 
 
@@ -138,11 +161,18 @@ def _with(model: M, document: dict[str, Any], masked: dict[str, Any]) -> M:
     would not pass the input pattern the nested models share with requests)."""
     update: dict[str, Any] = {}
     for name, value in masked.items():
-        if value == document.get(name):
-            continue
-        current = getattr(model, name)
-        update[name] = _with(current, document[name], value) if isinstance(current, BaseModel) else value
+        if value != document.get(name):
+            update[name] = _merged(getattr(model, name), document[name], value)
     return model.model_copy(update=update)
+
+
+def _merged(current: Any, document: Any, masked: Any) -> Any:
+    """`current` (a field's value) with its masked JSON form, keeping nested models as models."""
+    if isinstance(current, BaseModel):
+        return _with(current, document, masked)
+    if isinstance(current, list) and len(current) == len(masked):
+        return [_merged(c, d, m) for c, d, m in zip(current, document, masked, strict=True)]
+    return masked
 
 
 def event_data(entity_type: str, before: Any, after: Any, audience: Audience) -> tuple[Any, Any]:

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     )
     idempotency_retention_hours: int = Field(default=24, ge=24, description="Idempotency keys live at least 24 h")
     maintenance_interval: float = Field(default=600.0, gt=0, description="Seconds between purges of old keys")
+    deployment_overdue_grace: float = Field(
+        default=900.0, ge=0, le=86_400,
+        description="Seconds a member may stay on site past expected_back_at before deployment.overdue is raised",
+    )
     webhook_timeout: float = Field(default=15.0, gt=0, description="Seconds one delivery attempt may take in all")
     webhook_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect to a receiver")
     webhook_concurrency: int = Field(default=256, ge=1, description="Deliveries in flight per worker")

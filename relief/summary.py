@@ -19,7 +19,7 @@ from models.summary import (
     ShelterFigures,
     Summary,
 )
-from relief import counters, disbursements, ledger, residents, shelters, stock, stock_levels, use
+from relief import counters, deployments, disbursements, ledger, residents, shelters, stock, stock_levels, tasks, use
 from relief.errors import NotFound
 
 ZERO = Decimal(0)
@@ -103,6 +103,8 @@ async def summary(conn: asyncpg.Connection, *, incident_id: UUID) -> Summary:
             for c in calls
         ],
         use=use.figures(tally, fund_rows),
+        field=deployments.figures(tally, incident["now"]),  # people on site, person-hours
+        tasks=tasks.figures(tally),  # tasks by status, outcome figures
     )
 
 
@@ -168,12 +170,15 @@ async def reconcile(conn: asyncpg.Connection, *, incident_id: UUID) -> list[Diff
             **await residents.expected_counters(conn, incident_id),
             **await disbursements.expected_counters(conn, incident_id),
             **await stock.expected_counters(conn, incident_id),  # goods moved, people reached
+            **await tasks.expected_counters(conn, incident_id),  # tasks by status, people rescued
+            **await deployments.expected_counters(conn, incident_id),  # on site, person-hours
         }
         expected_members = await _expected_participants(conn, incident_id)
         expected[("participants", "")] = Decimal(len(expected_members))
         differences = await _call_differences(conn, incident_id)
         differences += await disbursements.differences(conn, incident_id)  # funds' received and paid
         differences += await stock_levels.differences(conn, incident_id)  # each location's stock levels
+        differences += await deployments.state_differences(conn, incident_id)  # members on site = open stints
         for shelter in await shelters.occupancy_differences(conn, incident_id):
             differences.append(Difference(incident_id=incident_id, counter="shelter.occupancy",
                                           key=str(shelter["shelter_id"]), stored=shelter["stored"],

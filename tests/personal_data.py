@@ -4,6 +4,16 @@ Every ID number and phone a test sends when registering a resident is remembered
 body, every log line and, before a test's database is dropped, every event payload is searched for
 them. Residents' and individual donors' names are remembered too, and every public response (no key:
 `/v1/public/…`, `/public/…`) is searched for them. Finding one fails the test that leaked it.
+
+Team members' phones and their emergency contacts' phones (issue 12), remembered from every
+`PUT /v1/pledges/{id}/roster`, may be read whole by some readers, so the watch asks who is reading:
+each client (tests/conftest.py `Api`) names itself a *reader* — `STAFF` for dispatcher and admin keys,
+the organization's id for an organization's keys (so all of them are one reader), else its own key
+(a viewer, a key nobody marked) or None (no key). A number is allowed in answers to `STAFF` and to the
+readers who sent it, and searched for in every other answer (viewers, other organizations, anonymous
+callers), in every export whoever asks (a file leaves the building), in every log line, and in every
+event as a webhook and the outside would receive it (notifications/envelope.py's rendering). An
+unmarked organization key is therefore strict: it may see only what it sent itself.
 """
 
 from __future__ import annotations
@@ -17,7 +27,15 @@ from typing import Any
 
 _RESIDENT_CREATE = re.compile(r"^/v1/incidents/[^/]+/residents$")
 _DONATION_CREATE = re.compile(r"^/v1/incidents/[^/]+/donations$")
+_ROSTER_SET = re.compile(r"^/v1/pledges/[^/]+/roster$")
 PUBLIC_PATHS = ("/v1/public/", "/public/")
+STAFF = "staff"
+"""The reader dispatchers' and admins' clients name: they read every team's contacts whole."""
+
+
+def _variants(value: str) -> set[str]:
+    """A number as sent, upper-cased, and without the spaces and dashes a client may write in it."""
+    return {value.strip(), value.strip().upper(), re.sub(r"[\s-]", "", value)}
 
 
 class PersonalDataWatch(logging.Handler):
@@ -27,12 +45,19 @@ class PersonalDataWatch(logging.Handler):
         super().__init__(level=logging.DEBUG)
         self.values: set[str] = set()
         self.names: set[str] = set()  # people's names: staff may read them, the public never
+        self.contacts: dict[str, set[str]] = {}  # team members' numbers → the readers who sent them
         self.log: list[str] = []
 
     def reset(self) -> None:
         self.values.clear()
         self.names.clear()
+        self.contacts.clear()
         self.log.clear()
+
+    @property
+    def watching(self) -> bool:
+        """Whether this test sent anything to watch for."""
+        return bool(self.values or self.contacts)
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.msg if isinstance(record.msg, dict) else record.getMessage()
@@ -45,8 +70,11 @@ class PersonalDataWatch(logging.Handler):
         if exc_info and exc_info[0] is not None:
             self.log.append("".join(traceback.format_exception(*exc_info)))
 
-    def remember(self, method: str, path: str, body: Any) -> None:
-        """Note the personal data in a resident registration (or a named donor's gift) about to be sent."""
+    def remember(self, method: str, path: str, body: Any, *, reader: str | None = None) -> None:
+        """Note the personal data in a resident registration (a named donor's gift, a roster) about to be sent."""
+        if method == "PUT" and isinstance(body, dict) and _ROSTER_SET.match(path.split("?")[0]):
+            self._remember_roster(body, reader)
+            return
         if method != "POST" or not isinstance(body, dict):
             return
         if _DONATION_CREATE.match(path.split("?")[0]):
@@ -63,13 +91,28 @@ class PersonalDataWatch(logging.Handler):
         for field in ("id_number", "phone"):
             value = body.get(field)
             if isinstance(value, str) and len(value.strip()) >= 6:
-                self.values.add(value.strip())
-                self.values.add(value.strip().upper())
-                self.values.add(re.sub(r"[\s-]", "", value))
+                self.values |= _variants(value)
 
-    def check(self, text: str, where: str, *, public: bool = False) -> None:
-        """Fail if `text` holds any remembered ID number or phone (or, said in public, a person's name)."""
-        leaked = sorted(v for v in self.values | (self.names if public else set()) if v in text)
+    def _remember_roster(self, body: dict[str, Any], reader: str | None) -> None:
+        members = body.get("members")
+        for member in members if isinstance(members, list) else ():
+            if not isinstance(member, dict):
+                continue
+            contact = member.get("emergency_contact")
+            for value in (member.get("phone"), contact.get("phone") if isinstance(contact, dict) else None):
+                if isinstance(value, str) and len(value.strip()) >= 6:
+                    for variant in _variants(value):
+                        senders = self.contacts.setdefault(variant, set())
+                        if reader is not None:
+                            senders.add(reader)
+
+    def check(self, text: str, where: str, *, public: bool = False, reader: str | None = None) -> None:
+        """Fail if `text` holds any remembered ID number or phone (or, said in public, a person's name),
+        or a team member's number that `reader` may not read whole (None: nobody may, as in logs)."""
+        found = {v for v in self.values | (self.names if public else set()) if v in text}
+        if reader != STAFF:
+            found |= {v for v, senders in self.contacts.items() if reader not in senders and v in text}
+        leaked = sorted(found)
         if leaked:  # not an assert: the watch must hold under python -O too
             raise AssertionError(f"personal data left the service in {where}: {leaked}")
 

@@ -99,8 +99,10 @@ async def test_every_list_route_answers_a_tampered_cursor_with_422(admin, conn) 
     call_id = (await call.json())["id"]
     hook = await admin.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "event_types": ["*"]})
     alert = await admin.post(f"/v1/incidents/{incident['id']}/alerts", json=alert_body())
+    task = await admin.post(f"/v1/incidents/{incident['id']}/tasks", json={
+        "title": "搜救", "headcount": 5, "area": {"description": "东山镇", "point": "31.07,120.36"}})
     ids = {"incidents": incident["id"], "calls": call_id, "webhooks": (await hook.json())["id"],
-           "alerts": (await alert.json())["id"]}
+           "alerts": (await alert.json())["id"], "tasks": (await task.json())["id"]}
     routes = [op for op in operations() if op.query is not None and "cursor" in op.query.model_fields]
     assert len(routes) >= 17  # the test must not pass by finding no route
     failures = []

@@ -7,8 +7,9 @@ import time
 from decimal import Decimal
 
 from models.codes import check_credit_code
-from relief import chain, demo, summary
+from relief import chain, demo, overdue, summary
 from relief.demo_data import DONATIONS, DUPLICATE, HOUSEHOLDS, ORGANIZATIONS, PASSPORT_HOLDER
+from relief.demo_field import ROSTERS
 from tests.conftest import Api, incident_body
 from tests.test_cli import relief
 from tests.test_disbursements import payment, proposed
@@ -16,7 +17,8 @@ from tests.test_disbursements import payment, proposed
 SECRET = b"test-secret"
 KEY = r"rk_[A-Za-z0-9_-]{43}"
 TABLES = ("incidents", "organizations", "calls", "pledges", "donations", "residents", "evacuations", "shelters",
-          "sites", "stock_movements", "stock_levels", "disbursements", "funds", "ledger_entries")
+          "sites", "stock_movements", "stock_levels", "disbursements", "funds", "ledger_entries", "roster_members",
+          "tasks", "task_assignments", "deployments")
 
 
 async def _counts(conn) -> dict[str, int]:
@@ -227,3 +229,56 @@ async def test_relief_demo_prints_the_keys_and_reconcile_finds_nothing(database_
     checked = await relief(database_url, "reconcile")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "0 difference(s)" in checked.stdout
+
+
+async def test_the_demo_has_teams_in_the_field_and_one_member_overdue(conn, client, anonymous, viewer):
+    result = await demo.load(conn, secret=SECRET)
+    incident = result.incident_id
+
+    # Three volunteer teams with named rosters, one lead each, every member with an emergency contact.
+    teams = await conn.fetch(
+        """
+        select o.kind, p.status, count(*) as members, count(*) filter (where m.role = 'lead') as leads,
+               count(m.emergency_phone) as contacts
+          from roster_members m join pledges p on p.id = m.pledge_id join organizations o on o.id = p.organization_id
+         where m.incident_id = $1 and m.removed_at is null group by o.kind, p.id, p.status
+        """,
+        incident,
+    )
+    assert len(teams) == 3
+    assert {t["kind"] for t in teams} == {"volunteer_team"}
+    assert {t["status"] for t in teams} == {"accepted", "dispatched", "delivered"}
+    assert all(t["leads"] == 1 and t["contacts"] == t["members"] > 0 for t in teams)
+
+    # Tasks in several states; the done one with its outcome figures.
+    statuses = dict(await conn.fetch("select status, count(*) from tasks where incident_id = $1 group by status",
+                                     incident))
+    assert {"open", "assigned", "in_progress", "done"} <= statuses.keys()
+    figures = await summary.summary(conn, incident_id=incident)
+    assert figures.tasks.people_transferred > 0
+
+    # Someone on site, and exactly one member overdue: the muster shows it at once, and the watch the
+    # service runs (the test app's included, which may have got there first) raises exactly one
+    # deployment.overdue for it: a round by the same function raises nothing more.
+    muster = await (await Api(client, result.dispatcher_key).get(f"/v1/incidents/{incident}/field")).json()
+    assert muster["on_site"] >= 5
+    assert muster["overdue"] == 1 and len(muster["alarms"]) == 1
+    assert muster["tasks"][0]["overdue"] == 1  # overdue first
+    await overdue.raise_due(conn, grace=900.0)
+    assert await overdue.raise_due(conn, grace=900.0) == []
+    assert await conn.fetchval("select count(*) from events where type = 'deployment.overdue'") == 1
+    assert await conn.fetchval("select count(*) from deployments where checked_out_at is not null") > 0
+
+    assert await summary.reconcile(conn, incident_id=incident) == []
+
+    # Members' phones and emergency contacts: masked for a viewer, nowhere on the public pages.
+    phones = {m[1] for members in ROSTERS.values() for m in members} | {
+        m[5][1] for members in ROSTERS.values() for m in members}
+    shown = await (await viewer.get(f"/v1/incidents/{incident}/field")).text()
+    assert [p for p in phones if p in shown] == []
+    public = ""
+    for path in (f"/v1/public/incidents/{incident}", f"/v1/public/incidents/{incident}/use"):
+        response = await anonymous.get(path)
+        assert response.status == 200, await response.text()
+        public += await response.text()
+    assert [p for p in phones if p in public] == []

@@ -127,6 +127,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/incidents/{id}/exports/evacuations.csv"): STAFF_READS,
     ("GET", "/v1/incidents/{id}/exports/stock-movements.csv"): STAFF_READS,
     ("GET", "/v1/incidents/{id}/exports/disbursements.csv"): STAFF_READS,
+    ("GET", "/v1/incidents/{id}/exports/deployments.csv"): STAFF_READS,
     # The ledger anyone can check, and how donations were used: no key needed, no person named.
     ("GET", "/v1/public/incidents/{id}/use"): PUBLIC,
     ("GET", "/v1/public/incidents/{id}/ledger"): PUBLIC,
@@ -154,6 +155,11 @@ ACCESS: dict[tuple[str, str], Access] = {
     # "may not pledge" (DESIGN.md, handlers/organizations.py); the issue names no other refusal.
     ("POST", "/v1/pledges/{id}/withdraw"): PLEDGE_BY_OWNER,
     ("POST", "/v1/pledges/{id}/dispatch"): PLEDGE_BY_OWNER,
+    # Rosters (issue 12): staff read every one (viewers with contacts masked), an organization its own; the
+    # pledging organization alone sets it, suspended or not (knowing who is in the field is safety, and
+    # the issue names no refusal), and dispatchers read but do not write it.
+    ("GET", "/v1/pledges/{id}/roster"): OWN_READS,
+    ("PUT", "/v1/pledges/{id}/roster"): PLEDGE_BY_OWNER,
     ("POST", "/v1/incidents/{id}/offers"): ORGANIZATIONS_ACT,
     ("GET", "/v1/incidents/{id}/offers"): ANY_KEY,
     # Donations: dispatchers record; an organization reads what it gave.
@@ -212,6 +218,29 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/webhooks/{id}/deliveries"): OWN_READS,
     # A retry sends a delivery out, which suspension holds: refused like the test delivery.
     ("POST", "/v1/deliveries/{id}/retry"): WEBHOOK_CHANGE,
+    # Tasks: the bureau's orders to particular teams. Dispatchers write; an organization reads the tasks its
+    # teams were asked to do and its own assignments (another's are not found), and answers them: a
+    # suspended one may still decline, not accept; a dispatcher may record a team's answer.
+    ("POST", "/v1/incidents/{id}/tasks"): DISPATCHERS,
+    ("GET", "/v1/incidents/{id}/tasks"): ANY_KEY,
+    ("GET", "/v1/tasks/{id}"): OWN_READS,
+    ("PATCH", "/v1/tasks/{id}"): DISPATCHERS,
+    ("POST", "/v1/tasks/{id}/done"): DISPATCHERS,
+    ("POST", "/v1/tasks/{id}/cancel"): DISPATCHERS,
+    ("POST", "/v1/tasks/{id}/assignments"): DISPATCHERS,
+    ("GET", "/v1/tasks/{id}/assignments"): OWN_READS,
+    ("GET", "/v1/assignments/{id}"): OWN_READS,
+    ("POST", "/v1/assignments/{id}/accept"): rule(viewer=403, own=OK, other=404, suspended=403, dispatcher=OK),
+    ("POST", "/v1/assignments/{id}/decline"): rule(viewer=403, own=OK, other=404, suspended=OK, dispatcher=OK),
+    # On site: the team's organization (its lead) for its own members on a task its team was asked to do,
+    # or a dispatcher; another organization's task is not found. A suspended organization sends no one
+    # out but still brings its people back and extends their time (no one is left unaccounted for).
+    ("POST", "/v1/tasks/{id}/checkins"): rule(viewer=403, own=OK, other=404, suspended=403, dispatcher=OK),
+    ("POST", "/v1/tasks/{id}/checkouts"): rule(viewer=403, own=OK, other=404, dispatcher=OK),
+    ("POST", "/v1/tasks/{id}/extensions"): rule(viewer=403, own=OK, other=404, dispatcher=OK),
+    # The muster and the hours: staff everyone (viewers with phones masked), an organization its own members.
+    ("GET", "/v1/incidents/{id}/field"): ANY_KEY,
+    ("GET", "/v1/incidents/{id}/hours"): ANY_KEY,
     # Alerts: everyone with a key reads them; approved organizations answer them.
     ("POST", "/v1/incidents/{id}/alerts"): DISPATCHERS,
     ("GET", "/v1/incidents/{id}/alerts"): ANY_KEY,

@@ -10,6 +10,7 @@ import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -32,9 +33,10 @@ KINDS = {
     "calls": "call", "pledges": "pledge", "donations": "donation", "shelters": "shelter",
     "residents": "resident", "webhooks": "webhook", "deliveries": "delivery", "alerts": "alert",
     "disbursements": "disbursement", "sites": "site", "stock-movements": "stock_movement",
+    "tasks": "task", "assignments": "assignment",
 }
 SHARED = frozenset({"incident", "call", "draft_call", "money_call", "shelter", "resident", "alert", "disbursement",
-                    "spare_disbursement", "approved_disbursement", "site", "stock_movement", "transfer"})
+                    "spare_disbursement", "approved_disbursement", "site", "stock_movement", "transfer", "open_task"})
 # A resource in the state the action starts from, so that an allowed caller gets a 2xx, not a 409.
 RESOURCE = {
     ("POST", "/v1/calls/{id}/publish"): "draft_call",
@@ -45,9 +47,16 @@ RESOURCE = {
     ("POST", "/v1/disbursements/{id}/reject"): "spare_disbursement",  # the other proposed one is approved
     ("POST", "/v1/disbursements/{id}/reverse"): "approved_disbursement",
     ("POST", "/v1/stock-movements/{id}/receive"): "transfer",  # in transit
+    ("POST", "/v1/tasks/{id}/assignments"): "open_task",  # no team on it yet
+    ("POST", "/v1/tasks/{id}/checkins"): "field_task",  # the team accepted it; its member is on standby
+    ("POST", "/v1/tasks/{id}/checkouts"): "field_task",  # the member checked in just before
+    ("POST", "/v1/tasks/{id}/extensions"): "field_task",
+    ("GET", "/v1/pledges/{id}/roster"): "team_pledge",  # rosters are for personnel pledges
+    ("PUT", "/v1/pledges/{id}/roster"): "team_pledge",
 }
 # Run after everything else, in this order: what they change would turn later answers into 404 or 409.
 LAST = [
+    ("POST", "/v1/tasks/{id}/cancel"),
     ("POST", "/v1/shelters/{id}/close"),
     ("POST", "/v1/shelters/{id}/reopen"),
     ("POST", "/v1/calls/{id}/close"),
@@ -102,6 +111,8 @@ class World:
     site: str = ""  # a warehouse holding water
     stock_movement: str = ""  # a write-off from it
     transfer: str = ""  # from it to the shelter, in transit
+    personnel_call: str = ""
+    open_task: str = ""  # a task no team is assigned to
     org: dict[str, str] = field(default_factory=dict)
     key: dict[str, str] = field(default_factory=dict)  # the organization's API key itself
     spare_key: dict[str, str] = field(default_factory=dict)  # id of another key of it, to revoke
@@ -112,6 +123,12 @@ class World:
     receipt: dict[str, str] = field(default_factory=dict)  # the donation's receipt number (500.00 CNY)
     webhook: dict[str, str] = field(default_factory=dict)
     delivery: dict[str, str] = field(default_factory=dict)
+    team_pledge: dict[str, str] = field(default_factory=dict)  # an accepted personnel pledge
+    task: dict[str, str] = field(default_factory=dict)  # a task the owner's team is assigned to (pending)
+    assignment: dict[str, str] = field(default_factory=dict)
+    field_task: dict[str, str] = field(default_factory=dict)  # a task the owner's field team accepted
+    field_pledge: dict[str, str] = field(default_factory=dict)  # that team: an accepted pledge with a roster
+    member: dict[str, str] = field(default_factory=dict)  # a member of its roster, on standby
 
     def resource(self, kind: str, owner: str) -> str:
         if kind in SHARED:
@@ -126,7 +143,9 @@ class World:
         """Everything of `owner` that another organization must never be shown."""
         found = {self.org.get(owner), self.spare_key.get(owner), self.pledge.get(owner), self.spare_pledge.get(owner),
                  self.accepted_pledge.get(owner), self.donation.get(owner), self.webhook.get(owner),
-                 self.delivery.get(owner)}
+                 self.delivery.get(owner), self.team_pledge.get(owner), self.task.get(owner),
+                 self.assignment.get(owner), self.field_task.get(owner), self.field_pledge.get(owner),
+                 self.member.get(owner)}
         return {i for i in found if i}
 
 
@@ -159,8 +178,8 @@ async def build_world(client: TestClient, dispatcher: Api, admin: Api) -> World:
     w.draft_call = (await made(await dispatcher.post(calls, json=goods_call(status="draft"))))["id"]
     money = {"kind": "money", "title": "善款", "amount": "2000000.00", "currency": "CNY", "status": "open"}
     w.money_call = (await made(await dispatcher.post(calls, json=money)))["id"]
-    await made(await dispatcher.post(calls, json={"kind": "personnel", "title": "冲锋舟", "skill": "boat_rescue",
-                                                  "headcount": 30, "status": "open"}))
+    w.personnel_call = (await made(await dispatcher.post(calls, json={
+        "kind": "personnel", "title": "冲锋舟", "skill": "boat_rescue", "headcount": 30, "status": "open"})))["id"]
     for owner in "ABC":
         org = Api(client, w.key[owner])
         pledges = f"/v1/calls/{w.call}/pledges"
@@ -206,8 +225,64 @@ async def build_world(client: TestClient, dispatcher: Api, admin: Api) -> World:
     await made(await dispatcher.post(f"/v1/disbursements/{w.approved_disbursement}/approve"), 200)
     for owner in "AB":
         await made(await Api(client, w.key[owner]).post(f"/v1/alerts/{w.alert}/acks", json={"status": "received"}), 200)
+    await add_tasks(client, dispatcher, w)
+    await add_field_teams(client, dispatcher, w)
     await made(await dispatcher.post(f"/v1/organizations/{w.org['C']}/suspend"), 200)
     return w
+
+
+async def add_tasks(client: TestClient, dispatcher: Api, w: World) -> None:
+    """Each organization's team (an accepted personnel pledge) assigned to a task of its own, pending its
+    answer; and a task no team is assigned to."""
+    tasks = f"/v1/incidents/{w.incident}/tasks"
+    team = {"headcount": 5, "lead": {"name": "李队长", "phone": "13900001111"}}
+    for owner in "ABC":
+        pledges = f"/v1/calls/{w.personnel_call}/pledges"
+        pledge = (await made(await Api(client, w.key[owner]).post(pledges, json=team, headers=idempotency())))["id"]
+        await made(await dispatcher.post(f"/v1/pledges/{pledge}/accept"), 200)
+        w.team_pledge[owner] = pledge
+        w.task[owner] = (await made(await dispatcher.post(tasks, json=task_body())))["id"]
+        assignment = {"pledge_id": pledge}
+        w.assignment[owner] = (await made(await dispatcher.post(f"/v1/tasks/{w.task[owner]}/assignments",
+                                                                json=assignment)))["id"]
+    w.open_task = (await made(await dispatcher.post(tasks, json=task_body())))["id"]
+
+
+async def add_field_teams(client: TestClient, dispatcher: Api, w: World) -> None:
+    """Each organization's field team (a pledge of two with a roster) has accepted a task of its own, so
+    its member can be checked in; its roster is not the one the matrix replaces."""
+    for owner in "ABC":
+        org = Api(client, w.key[owner])
+        team = {"headcount": 2, "lead": {"name": "赵队长", "phone": "13900002222"}}
+        pledge = (await made(await org.post(f"/v1/calls/{w.personnel_call}/pledges", json=team,
+                                            headers=idempotency())))["id"]
+        await made(await dispatcher.post(f"/v1/pledges/{pledge}/accept"), 200)
+        people = {"members": [{"name": f"队员{owner}", "phone": f"1360000{next(_serial):04d}", "role": "lead"}]}
+        roster = await made(await org.put(f"/v1/pledges/{pledge}/roster", json=people, headers={"If-Match": '"0"'}),
+                            200)
+        task = (await made(await dispatcher.post(f"/v1/incidents/{w.incident}/tasks", json=task_body())))["id"]
+        assignment = (await made(await dispatcher.post(f"/v1/tasks/{task}/assignments", json={"pledge_id": pledge})))
+        await made(await org.post(f"/v1/assignments/{assignment['id']}/accept"), 200)
+        w.field_pledge[owner], w.field_task[owner], w.member[owner] = pledge, task, roster["members"][0]["id"]
+
+
+def back_at(hours: float) -> str:
+    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
+
+
+def task_body(w: World | None = None, owner: str = "") -> dict[str, Any]:
+    return {"title": "东山镇沿湖村庄搜救", "skill": "boat_rescue", "headcount": 5,
+            "area": {"description": "吴中区东山镇", "circle": "31.07,120.36 3", "region": "320506"}}
+
+
+def roster_body() -> dict[str, Any]:
+    """Two people, with phones of their own: each world is an incident of its own, so no phone is taken."""
+    return {"members": [
+        {"name": "张伟", "phone": "13700002222", "role": "lead", "skills": ["boat_rescue"],
+         "certificates": [{"type": "boat_operator", "number": "CB-3205-0042"}],
+         "emergency_contact": {"name": "张丽", "phone": "13700003333"}},
+        {"name": "刘洋", "phone": "13700004444"},
+    ]}
 
 
 def offer_body(w: World, owner: str) -> dict[str, Any]:
@@ -279,4 +354,13 @@ BODIES: dict[tuple[str, str], Body] = {
     ("PATCH", "/v1/webhooks/{id}"): lambda w, o: {"description": "changed by the matrix"},
     ("POST", "/v1/incidents/{id}/alerts"): lambda w, o: alert_body(),
     ("POST", "/v1/alerts/{id}/acks"): lambda w, o: {"status": "responding"},
+    ("PUT", "/v1/pledges/{id}/roster"): lambda w, o: roster_body(),
+    ("POST", "/v1/incidents/{id}/tasks"): task_body,
+    ("PATCH", "/v1/tasks/{id}"): lambda w, o: {"headcount": 6},
+    ("POST", "/v1/tasks/{id}/done"): lambda w, o: {"people_rescued": 3, "people_transferred": 12},
+    ("POST", "/v1/tasks/{id}/cancel"): lambda w, o: {"reason": "水位回落"},
+    ("POST", "/v1/tasks/{id}/assignments"): lambda w, o: {"pledge_id": w.team_pledge[o]},
+    ("POST", "/v1/tasks/{id}/checkins"): lambda w, o: {"members": [w.member[o]], "expected_back_at": back_at(4)},
+    ("POST", "/v1/tasks/{id}/checkouts"): lambda w, o: {"members": [w.member[o]]},
+    ("POST", "/v1/tasks/{id}/extensions"): lambda w, o: {"members": [w.member[o]], "expected_back_at": back_at(6)},
 }

@@ -56,6 +56,9 @@ async def _ids(conn: Any, organization_id: Any) -> dict[str, str]:
         "stock_movement": await one("select id from stock_movements where kind = 'transfer' "
                                     "order by created_at limit 1"),
         "organization": organization_id,
+        "task": await one("select id from tasks order by created_at limit 1"),
+        "assignment": await one("select id from task_assignments order by organization_id = $1 desc, created_at "
+                                "limit 1", organization_id),
     }
     return {kind: str(value) for kind, value in found.items() if value is not None}
 
@@ -77,6 +80,12 @@ async def _extra(base: str, dispatcher: str, organization: str, ids: dict[str, s
                              headers={"Authorization": f"Bearer {organization}"}) as response:
             if response.status == 201:
                 ids["webhook"] = (await response.json())["id"]
+        task = {"title": "东山镇搜救", "headcount": 5, "area": {"description": "东山镇", "point": "31.07,120.36"}}
+        if "task" not in ids:  # unless the demo has tasks of its own
+            async with http.post(f"/v1/incidents/{ids['incident']}/tasks", json=task,
+                                 headers={"Authorization": f"Bearer {dispatcher}"}) as response:
+                if response.status == 201:
+                    ids["task"] = (await response.json())["id"]
 
 
 # Which kind of id each path's {id} names, by the path's first segments.
@@ -94,6 +103,8 @@ _PATH_KINDS = [
     (r"^/v1/organizations/\{id\}", "organization"),
     (r"^/v1/alerts/\{id\}", "alert"),
     (r"^/v1/webhooks/\{id\}", "webhook"),
+    (r"^/v1/tasks/\{id\}", "task"),
+    (r"^/v1/assignments/\{id\}", "assignment"),
 ]
 
 
@@ -130,6 +141,10 @@ _CROSS_FIELD_RULES = {
     "POST /v1/stock-movements/{id}/receive": "at most what was sent; a reason when some is lost",
     "PUT /v1/sites/{id}/minimums": "each item and unit listed once",
     "PUT /v1/shelters/{id}/minimums": "each item and unit listed once",
+    "POST /v1/incidents/{id}/tasks": "an area has exactly one of a point, a circle or a polygon; a polygon is closed",
+    "PATCH /v1/tasks/{id}": "an area has exactly one of a point, a circle or a polygon; a polygon is closed",
+    "POST /v1/tasks/{id}/assignments": "a personnel pledge of the task's incident",
+    "PUT /v1/pledges/{id}/roster": "a personnel pledge; ids of its members, each once; one lead at most",
 }
 
 

@@ -13,6 +13,9 @@ const TYPES = [
   'disbursement.proposed', 'disbursement.approved', 'disbursement.rejected', 'disbursement.reversed',
   'site.opened', 'site.updated', 'stock.transferred', 'stock.received', 'stock.distributed',
   'stock.written_off', 'stock.reversed', 'stock.low', 'stock.minimums_set',
+  'task.created', 'task.updated', 'task.assigned', 'task.accepted', 'task.declined', 'task.started', 'task.done',
+  'task.cancelled', 'roster.updated', 'deployment.checked_in', 'deployment.checked_out', 'deployment.extended',
+  'deployment.overdue',
 ];
 const DEBOUNCE_MS = 150;
 const REOPEN_MS = 5000;

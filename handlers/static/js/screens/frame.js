@@ -10,8 +10,10 @@ import * as stock from './stock.js';
 import * as disbursements from './disbursements.js';
 import * as alerts from './alerts.js';
 import * as activity from './activity.js';
+import * as field from './field.js';
+import { renderAlarm } from './field_alarm.js';
 
-const TABS = { room, pledges, donations, disbursements, stock, shelters, alerts, activity };
+const TABS = { room, field, pledges, donations, disbursements, stock, shelters, alerts, activity };
 let indicator = null;
 
 export function showLiveState(state) {
@@ -42,15 +44,17 @@ export async function mount(ctx, tab) {
   const name = tab in TABS ? tab : 'room';
   const incident = await get(`/v1/incidents/${encodeURIComponent(ctx.incidentId)}`);
   const head = h('header', { class: 'incident-head' });
+  const alarm = h('div', { class: 'field-alarms', hidden: true }); // members overdue in the field, in red
+  const refreshAlarm = () => renderAlarm(alarm, incident.id);
   const content = h('div', { class: 'tab-content' });
   const nav = h('nav', { class: 'tabs', 'aria-label': t('nav.sections') },
     Object.keys(TABS).map((key) => h('a', {
       href: `#/incidents/${incident.id}/${key}`, 'aria-current': key === name ? 'page' : null, text: t(`nav.${key}`),
     })));
-  ctx.root.append(head, nav, content);
+  ctx.root.append(alarm, head, nav, content);
   renderHead(head, incident);
   showLiveState(ctx.liveState()); // read now: the stream may have opened while the incident loaded
-  const screen = await TABS[name].mount({ ...ctx, root: content, incident });
+  const [screen] = await Promise.all([TABS[name].mount({ ...ctx, root: content, incident, refreshAlarm }), refreshAlarm()]);
   return {
     title: `${t(`nav.${name}`)} · ${incident.title}`,
     async refresh() {
@@ -60,7 +64,7 @@ export async function mount(ctx, tab) {
         renderHead(head, incident);
         showLiveState(ctx.liveState());
       }
-      await screen.refresh?.();
+      await Promise.all([screen.refresh?.(), refreshAlarm()]);
     },
     unmount() { screen.unmount?.(); },
   };
