@@ -65,6 +65,7 @@ EVENT_TYPES: dict[str, str] = {
     "donation.recorded": "money or goods entered the ledger",
     "donation.reversed": "a ledger entry was corrected by a reversal",
     "evacuation.recorded": "an aggregate head count of people evacuated",
+    "impact.recorded": "an impact figure (people affected, houses collapsed…) was recorded for a region and source",
     "resident.registered": "a resident was registered",
     "resident.sheltered": "a resident was checked in to a shelter",
     "resident.moved": "a resident moved to another shelter",

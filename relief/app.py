@@ -19,6 +19,7 @@ from handlers import disbursements as disbursements_handlers
 from handlers import donations as donations_handlers
 from handlers import events as events_handlers
 from handlers import exports as exports_handlers
+from handlers import impacts as impacts_handlers
 from handlers import incidents as incidents_handlers
 from handlers import keys as keys_handlers
 from handlers import metrics as metrics_handlers
@@ -79,6 +80,7 @@ def operations() -> list[Operation]:
         *stream_handlers.routes.operations,
         *shelters_handlers.routes.operations,
         *residents_handlers.routes.operations,
+        *impacts_handlers.routes.operations,
         *summary_handlers.routes.operations,
         *exports_handlers.routes.operations,
         *webhooks_handlers.routes.operations,

@@ -205,6 +205,11 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/residents/{id}/return"): DISPATCHERS,
     ("POST", "/v1/incidents/{id}/evacuations"): DISPATCHERS,
     ("GET", "/v1/incidents/{id}/evacuations"): STAFF_READS,
+    # Impact figures: dispatchers record, staff read; organizations neither.
+    ("POST", "/v1/incidents/{id}/impacts"): DISPATCHERS,
+    ("GET", "/v1/incidents/{id}/impacts"): STAFF_READS,
+    ("GET", "/v1/incidents/{id}/impacts/current"): STAFF_READS,
+    ("GET", "/v1/impacts/{id}"): STAFF_READS,
     # Webhooks: organizations their own; the bureau's are the dispatchers'; viewers read all.
     ("POST", "/v1/webhooks"): rule(viewer=403, own=OK, suspended=403, dispatcher=OK),
     ("GET", "/v1/webhooks"): ANY_KEY,

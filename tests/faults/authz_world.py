@@ -33,10 +33,11 @@ KINDS = {
     "calls": "call", "pledges": "pledge", "donations": "donation", "shelters": "shelter",
     "residents": "resident", "webhooks": "webhook", "deliveries": "delivery", "alerts": "alert",
     "disbursements": "disbursement", "sites": "site", "stock-movements": "stock_movement",
-    "tasks": "task", "assignments": "assignment",
+    "tasks": "task", "assignments": "assignment", "impacts": "impact",
 }
 SHARED = frozenset({"incident", "call", "draft_call", "money_call", "shelter", "resident", "alert", "disbursement",
-                    "spare_disbursement", "approved_disbursement", "site", "stock_movement", "transfer", "open_task"})
+                    "spare_disbursement", "approved_disbursement", "site", "stock_movement", "transfer", "open_task",
+                    "impact"})
 # A resource in the state the action starts from, so that an allowed caller gets a 2xx, not a 409.
 RESOURCE = {
     ("POST", "/v1/calls/{id}/publish"): "draft_call",
@@ -104,6 +105,7 @@ class World:
     shelter: str = ""
     shelter2: str = ""
     resident: str = ""
+    impact: str = ""
     alert: str = ""
     disbursement: str = ""  # proposed by a third dispatcher's key, so the dispatcher and admin may decide it
     spare_disbursement: str = ""  # proposed too
@@ -201,6 +203,8 @@ async def build_world(client: TestClient, dispatcher: Api, admin: Api) -> World:
     residents = f"/v1/incidents/{w.incident}/residents"
     w.resident = (await made(await dispatcher.post(residents, json=resident_body())))["id"]
     await made(await dispatcher.post(f"/v1/incidents/{w.incident}/evacuations", json=evacuation_body(w, "A")))
+    impact = {"region": "320506", "figure": "affected", "value": "1200", "source": "government"}
+    w.impact = (await made(await dispatcher.post(f"/v1/incidents/{w.incident}/impacts", json=impact)))["id"]
     w.site = (await made(await dispatcher.post(f"/v1/incidents/{w.incident}/sites", json=site_body(w, "A"))))["id"]
     water = {"kind": "goods", "item": "drinking_water", "unit": "box", "quantity": "100", "site_id": w.site}
     await made(await dispatcher.post(f"/v1/incidents/{w.incident}/donations", json=water, headers=idempotency()))
@@ -350,6 +354,8 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/residents/{id}/checkin"): lambda w, o: {"shelter_id": w.shelter},
     ("POST", "/v1/residents/{id}/move"): lambda w, o: {"shelter_id": w.shelter2},
     ("POST", "/v1/incidents/{id}/evacuations"): evacuation_body,
+    ("POST", "/v1/incidents/{id}/impacts"): lambda w, o: {
+        "region": "320506", "figure": "affected", "value": "1200", "source": "government"},
     ("POST", "/v1/webhooks"): lambda w, o: {"url": HOOK_URL, "event_types": ["call.*"]},
     ("PATCH", "/v1/webhooks/{id}"): lambda w, o: {"description": "changed by the matrix"},
     ("POST", "/v1/incidents/{id}/alerts"): lambda w, o: alert_body(),

@@ -134,6 +134,8 @@ _CROSS_FIELD_RULES = {
     "POST /v1/incidents/{id}/disbursements": "exactly one kind of recipient, households with their region; an "
                                              "earmark of its purpose holding its region; currency minor units",
     "POST /v1/incidents/{id}/evacuations": "a shelter exactly for centralized placements",
+    "POST /v1/incidents/{id}/impacts": "the figure fixes the unit and its decimals; an organization exactly for "
+                                       "source organization",
     "POST /v1/incidents/{id}/offers": "the fields each kind of offer needs",
     "POST /v1/calls/{id}/pledges": "the fields, unit and currency of the call's kind",
     "POST /v1/pledges/{id}/deliver": "at most the pledged quantity; a location of the incident, for goods only",

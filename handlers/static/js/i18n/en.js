@@ -333,6 +333,12 @@ export default {
       shelter: 'Shelters', resident: 'Residents', evacuation: 'Evacuations', alert: 'Alerts', stock: 'Stock',
       site: 'Sites', disbursement: 'Disbursements',
     },
+    impact_figures: {
+      affected: 'People affected', dead: 'Dead', missing: 'Missing', injured: 'Injured',
+      emergency_relocated: 'People relocated in emergency', needs_living_aid: 'People needing emergency living aid',
+      houses_collapsed: 'Houses collapsed', houses_severely_damaged: 'Houses severely damaged',
+      houses_damaged: 'Houses damaged', crops_affected_ha: 'Crops affected (ha)', direct_loss: 'Direct economic loss',
+    },
     event: {
       'incident.opened': 'Incident opened', 'incident.updated': 'Incident updated', 'incident.closed': 'Incident closed',
       'incident.reopened': 'Incident reopened', 'call.created': 'Call drafted', 'call.published': 'Call published',
@@ -346,7 +352,7 @@ export default {
       'shelter.near_capacity': 'Shelter nearly full', 'shelter.full': 'Shelter full',
       'resident.registered': 'Resident registered', 'resident.sheltered': 'Resident checked in',
       'resident.moved': 'Resident moved', 'resident.returned': 'Resident returned home',
-      'evacuation.recorded': 'Evacuation recorded', 'alert.broadcast': 'Alert broadcast',
+      'evacuation.recorded': 'Evacuation recorded', 'impact.recorded': 'Impact figure recorded', 'alert.broadcast': 'Alert broadcast',
       'alert.acknowledged': 'Alert acknowledged', 'disbursement.proposed': 'Disbursement proposed',
       'disbursement.approved': 'Disbursement approved', 'disbursement.rejected': 'Disbursement rejected',
       'disbursement.reversed': 'Disbursement reversed',

@@ -281,6 +281,12 @@ export default {
       incident: '事件', call: '救援需求', pledge: '认捐', offer: '主动提供', donation: '捐赠', shelter: '安置点',
       resident: '受灾群众', evacuation: '转移', alert: '预警', stock: '物资', site: '仓储点', disbursement: '拨付',
     },
+    impact_figures: {
+      affected: '受灾人口', dead: '因灾死亡人口', missing: '因灾失踪人口', injured: '受伤人口',
+      emergency_relocated: '紧急转移安置人口', needs_living_aid: '需紧急生活救助人口', houses_collapsed: '倒塌房屋',
+      houses_severely_damaged: '严重损坏房屋', houses_damaged: '一般损坏房屋', crops_affected_ha: '农作物受灾面积',
+      direct_loss: '直接经济损失',
+    },
     event: {
       'incident.opened': '新建事件', 'incident.updated': '事件已更新', 'incident.closed': '事件已结束',
       'incident.reopened': '事件重新启动', 'call.created': '需求草稿', 'call.published': '发布需求',
@@ -293,7 +299,7 @@ export default {
       'shelter.updated': '安置点已修改', 'shelter.closed': '关闭安置点', 'shelter.reopened': '重开安置点',
       'shelter.near_capacity': '安置点将满', 'shelter.full': '安置点已满', 'resident.registered': '登记群众',
       'resident.sheltered': '群众入住', 'resident.moved': '群众转移', 'resident.returned': '群众返家',
-      'evacuation.recorded': '批量转移', 'alert.broadcast': '发布预警', 'alert.acknowledged': '预警确认',
+      'evacuation.recorded': '批量转移', 'impact.recorded': '登记灾情数据', 'alert.broadcast': '发布预警', 'alert.acknowledged': '预警确认',
       'disbursement.proposed': '拨付申请', 'disbursement.approved': '拨付已审批', 'disbursement.rejected': '拨付被驳回',
       'disbursement.reversed': '冲正拨付',
       'task.created': '新建任务', 'task.updated': '任务已修改', 'task.assigned': '指派队伍', 'task.accepted': '队伍接受任务',
