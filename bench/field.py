@@ -35,27 +35,14 @@ import asyncpg
 from harness import fresh_database, progress, relief_serve
 
 from models.keys import Role
-from relief import db, keys
+from relief import db, keys, muster
 from relief.auth import SYSTEM
 
 TEAMS_PER_TASK = 5
 GRACE = 900.0  # the service's default RELIEF_DEPLOYMENT_OVERDUE_GRACE, which the muster's query is given
 
-# relief/muster.py's query, as it is run for a dispatcher (no organization or task filter).
-MUSTER_SQL = """
-    select d.id, d.member_id, d.task_id, d.pledge_id, d.organization_id, d.checked_in_at, d.expected_back_at,
-           d.overdue_raised_at, d.lat, d.lon, m.name, m.phone, m.role, t.title, t.status, t.priority,
-           t.created_at as task_created_at, o.name as organization_name,
-           d.expected_back_at + make_interval(secs => $2) as overdue_since,
-           d.expected_back_at + make_interval(secs => $2) <= now() as overdue, now() as now
-      from deployments d
-      join roster_members m on m.id = d.member_id
-      join tasks t on t.id = d.task_id
-      join organizations o on o.id = d.organization_id
-     where d.incident_id = $1 and d.checked_out_at is null
-       and ($3::uuid is null or d.organization_id = $3)
-       and ($4::uuid is null or d.task_id = $4)
-"""
+# relief/muster.py's own query, run bare as a dispatcher's muster runs it (no organization or task filter).
+MUSTER_SQL = muster.QUERY
 
 
 async def prepare(url: str, teams: int, members: int) -> dict:

@@ -146,6 +146,12 @@ class Worker:
             await self.pool.close()
         log.info("worker_stopped", worker=self.number, delivered=self.delivered, failed_attempts=self.failed_attempts)
 
+    def _pool(self) -> asyncpg.Pool:
+        """The pool start() opened; a plain check rather than an assert, which python -O would remove."""
+        if self.pool is None:
+            raise RuntimeError("the worker is not started: call start() first")
+        return self.pool
+
     async def run(self, stop: asyncio.Event) -> None:
         """Fan out and deliver until `stop` is set. Database outages are waited out, not fatal."""
         flusher = asyncio.create_task(self._flush_loop(), name="relief-worker-flush")
@@ -186,8 +192,7 @@ class Worker:
 
     async def _idle_wait(self) -> float:
         """Seconds until the next retry falls due (at most the poll interval)."""
-        assert self.pool is not None
-        async with self.pool.acquire() as conn:
+        async with self._pool().acquire() as conn:
             # When the next delivery falls due, or the claim on it runs out (claims held by live
             # workers are theirs to finish; a dead worker's are also found by the next poll).
             due = await conn.fetchval(
@@ -207,8 +212,7 @@ class Worker:
     async def step(self) -> bool:
         """Fan out what is queued, then claim and start sending what is due. True if the worker is
         full (more may be waiting)."""
-        assert self.pool is not None
-        async with self.pool.acquire() as conn:
+        async with self._pool().acquire() as conn:
             created = 0
             while True:
                 events, deliveries = await fanout.fan_out(conn, now=self.clock())
@@ -328,7 +332,7 @@ class Worker:
                     log.exception("worker_result_dropped", delivery_id=str(result.job.delivery_id))
 
     async def _record(self, batch: list[Result]) -> None:
-        assert self.pool is not None
+        pool = self._pool()
         now = self.clock()
         columns: list[list[Any]] = [[] for _ in range(9)]
         gone: set[UUID] = set()
@@ -351,7 +355,7 @@ class Worker:
                 out.response_body, outcome, next_at,
             ), strict=True):
                 column.append(value)
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, conn.transaction():
             await conn.execute(claims.RECORD, self.number, *columns, [self.number, *self.former_numbers])
             if ok:
                 await conn.execute(
@@ -378,6 +382,6 @@ class Worker:
             if now - row["failing_since"] >= limit and row["id"] not in to_disable:
                 to_disable[row["id"]] = f"deliveries have failed since {row['failing_since'].isoformat()}"
         for webhook_id, reason in to_disable.items():
-            async with self.pool.acquire() as conn:
+            async with pool.acquire() as conn:
                 if await webhooks.disable(conn, actor=SYSTEM, webhook_id=webhook_id, reason=reason):
                     log.warning("webhook_disabled", webhook_id=str(webhook_id), reason=reason)

@@ -32,6 +32,24 @@ from relief import incidents, masking
 ZERO = Decimal(0)
 
 
+QUERY = """
+    select d.id, d.member_id, d.task_id, d.pledge_id, d.organization_id, d.checked_in_at, d.expected_back_at,
+           d.overdue_raised_at, d.lat, d.lon, m.name, m.phone, m.role, t.title, t.status, t.priority,
+           t.created_at as task_created_at, o.name as organization_name,
+           d.expected_back_at + make_interval(secs => $2) as overdue_since,
+           d.expected_back_at + make_interval(secs => $2) <= now() as overdue, now() as now
+      from deployments d
+      join roster_members m on m.id = d.member_id
+      join tasks t on t.id = d.task_id
+      join organizations o on o.id = d.organization_id
+     where d.incident_id = $1 and d.checked_out_at is null
+       and ($3::uuid is null or d.organization_id = $3)
+       and ($4::uuid is null or d.task_id = $4)
+"""
+"""Who is on site: $1 incident, $2 grace seconds, $3 organization or null, $4 task or null (bench/field.py
+times it bare beside the muster)."""
+
+
 def _member(row: asyncpg.Record, audience: masking.Audience) -> MusterMember:
     shown = masking.shown("roster_member", {"organization_id": str(row["organization_id"]), "phone": row["phone"]},
                           audience)
@@ -53,20 +71,7 @@ async def muster(conn: asyncpg.Connection, *, incident_id: UUID, grace: float, a
     """Everyone on site now in the incident (an organization's own members only, with `organization_id`)."""
     await incidents.require(conn, incident_id)
     rows = await conn.fetch(
-        """
-        select d.id, d.member_id, d.task_id, d.pledge_id, d.organization_id, d.checked_in_at, d.expected_back_at,
-               d.overdue_raised_at, d.lat, d.lon, m.name, m.phone, m.role, t.title, t.status, t.priority,
-               t.created_at as task_created_at, o.name as organization_name,
-               d.expected_back_at + make_interval(secs => $2) as overdue_since,
-               d.expected_back_at + make_interval(secs => $2) <= now() as overdue, now() as now
-          from deployments d
-          join roster_members m on m.id = d.member_id
-          join tasks t on t.id = d.task_id
-          join organizations o on o.id = d.organization_id
-         where d.incident_id = $1 and d.checked_out_at is null
-           and ($3::uuid is null or d.organization_id = $3)
-           and ($4::uuid is null or d.task_id = $4)
-        """,
+        QUERY,
         incident_id, grace, organization_id, task_id,
     )
     as_of = rows[0]["now"] if rows else await conn.fetchval("select now()")

@@ -86,19 +86,7 @@ create index task_assignments_pledge on task_assignments (pledge_id);
 -- An organization's key lists only the tasks its teams are assigned to.
 create index task_assignments_organization on task_assignments (organization_id, task_id);
 
--- An organization's subscriptions and streams get the task events that name it (assignments, and the
--- start its check-in made); the rest of the function is 0009's, unchanged. Sections below that
--- redefine it again must keep 'task' in the list.
-create or replace function event_visible_to(e events, owner uuid) returns boolean
-language sql immutable as $$
-    select owner is null
-        or e.type like 'incident.%'
-        or e.type = 'alert.broadcast'
-        or (e.entity_type = 'call' and coalesce(e.after, e.before) ->> 'status' <> 'draft')
-        or (e.organization_id = owner
-            and split_part(e.type, '.', 1) in ('pledge', 'offer', 'donation', 'organization', 'key', 'webhook',
-                                               'alert', 'task', 'roster'))
-$$;
+-- (An organization's own task events reach it: event_visible_to, at the end of the Deployments section.)
 
 -- ── Deployments ─────────────────────────────────────────────────────────────────────────────────
 -- One row per stint on site: a member checked in to a task, and (later) checked out. Hours are exact
@@ -135,9 +123,10 @@ create index deployments_due on deployments (expected_back_at) where checked_out
 -- The muster's question ("who of this incident is on site now?"), at the Zhuozhou scale of thousands.
 create index deployments_on_site on deployments (incident_id) where checked_out_at is null;
 
--- An organization's subscriptions and streams get its own members' check-ins, check-outs, extensions
--- and overdue alarms (the events name the team's organization); the tasks section's list, plus
--- 'deployment'.
+-- An organization's subscriptions and streams get the task, roster and deployment events that name it
+-- (its assignments and the start its check-in made, its rosters' counts, its members' check-ins,
+-- check-outs, extensions and overdue alarms); the rest of the function is 0009's, unchanged. One
+-- definition for all three sections: a later migration that redefines it must keep them.
 create or replace function event_visible_to(e events, owner uuid) returns boolean
 language sql immutable as $$
     select owner is null
