@@ -22,7 +22,8 @@ test: $(BIN)/relief
 # Rewrites docs/screenshots/ from the browser tests (make test writes them to a temporary folder).
 screenshots: $(BIN)/relief
 	RELIEF_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_console_main.py tests/test_console_public.py \
-		tests/test_console_stock.py tests/test_console_disbursements.py
+		tests/test_console_stock.py tests/test_console_disbursements.py tests/test_console_impacts.py \
+		tests/test_console_sitreps.py
 
 bench-pledges: $(BIN)/relief
 	$(BIN)/python bench/pledges.py $(BENCH_ARGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import nullcontext
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -243,7 +244,8 @@ def idempotency_scope(caller: Principal) -> str:
 
 
 async def idempotent(
-    request: web.Request, data: BaseModel, work: idempotency.Work, *, required: bool = True
+    request: web.Request, data: BaseModel, work: idempotency.Work, *, required: bool = True,
+    isolation: str = "read_committed", fenced: bool = True, conn: asyncpg.Connection | None = None,
 ) -> web.Response:
     """Run a create once per Idempotency-Key, replaying the first response after.
 
@@ -264,9 +266,10 @@ async def idempotent(
             errors=[{"parameter": "Idempotency-Key", "detail": "1–255 visible ASCII characters"}],
         )
     fingerprint = idempotency.fingerprint(request.method, request.path, data.model_dump_json().encode())
-    async with pool(request).acquire() as conn:
+    async with nullcontext(conn) if conn is not None else pool(request).acquire() as held:
         outcome = await idempotency.run_once(
-            conn, scope=idempotency_scope(principal(request)), key=key, fingerprint=fingerprint, work=work
+            held, scope=idempotency_scope(principal(request)), key=key, fingerprint=fingerprint, work=work,
+            isolation=isolation, fenced=fenced,
         )
     headers = {"Idempotency-Key": key} if key is not None else {}
     if outcome.location:

@@ -1,4 +1,4 @@
-"""/v1/events: the whole audit trail, for dispatchers."""
+"""/v1/events: the whole audit trail, for dispatchers; /v1/event-types: the catalog, for everyone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from aiohttp import web
 from handlers.common import pool, principal, query, respond
 from handlers.routing import Routes
 from models.common import Page
-from models.events import Event, EventQuery
+from models.events import EVENT_TYPES, Event, EventQuery, EventType, EventTypes
 from models.keys import Role
 from relief import events, masking
 
@@ -34,3 +34,10 @@ async def list_events(request: web.Request) -> web.Response:
             organization_id=params.organization_id,
         )
     return respond(page)
+
+
+@routes.get("/v1/event-types", response=EventTypes, public=True,
+            summary="Every event type Relief emits, with what it means (webhook filters take these)")
+async def event_types(request: web.Request) -> web.Response:
+    """The event catalog: what a webhook subscription's event_types may name (or a family, `sitrep.*`)."""
+    return respond(EventTypes(items=[EventType(type=t, description=d) for t, d in EVENT_TYPES.items()]))

@@ -1,5 +1,5 @@
-"""/v1/incidents/{id}/exports/{pledges|donations|evacuations|stock-movements|disbursements|deployments}.csv: HXL
-CSV."""
+"""/v1/incidents/{id}/exports/{pledges|donations|evacuations|stock-movements|disbursements|deployments|impacts}.csv:
+HXL CSV."""
 
 from __future__ import annotations
 
@@ -149,3 +149,11 @@ async def export_deployments(request: web.Request) -> web.StreamResponse:
     """Every stint on site (task, organization, member by name and role, times, hours) as HXL-tagged CSV;
     no phone or emergency contact."""
     return await _stream(request, exports.EXPORTS["deployments"])
+
+
+@routes.get("/v1/incidents/{id}/exports/impacts.csv", response=None, content_type="text/csv", roles=STAFF,
+            errors=ERRORS, headers=DISPOSITION)
+async def export_impacts(request: web.Request) -> web.StreamResponse:
+    """Every observation of an impact figure (region, figure, value and unit, source and organization, as-of
+    time) as HXL-tagged CSV, in the order recorded, streamed."""
+    return await _stream(request, exports.EXPORTS["impacts"])

@@ -111,7 +111,8 @@ async def problem_details(request: web.Request, handler: Handler) -> web.StreamR
         )
     except ReliefError as exc:
         status, slug = problems.domain_status(exc)
-        return problems.response(request, status=status, slug=slug, detail=exc.detail, **exc.extra)
+        busy = {"Retry-After": "1"} if status == 503 else None  # nothing was written: send it again
+        return problems.response(request, status=status, slug=slug, detail=exc.detail, headers=busy, **exc.extra)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -40,6 +40,15 @@ class IncidentEventQuery(ListQuery):
     type: str | None = Field(default=None, pattern=r"^[a-z_]+(\.([a-z_]+|\*))?$")
 
 
+class EventType(Output):
+    type: str = Field(examples=["sitrep.issued"])
+    description: str
+
+
+class EventTypes(Output):
+    items: list[EventType]
+
+
 # Every event type Relief emits, with what it means: the catalog behind webhook filters and the README's
 # table (tests/test_event_catalog.py holds the code, this list and the README to each other).
 EVENT_TYPES: dict[str, str] = {
@@ -66,6 +75,7 @@ EVENT_TYPES: dict[str, str] = {
     "donation.reversed": "a ledger entry was corrected by a reversal",
     "evacuation.recorded": "an aggregate head count of people evacuated",
     "impact.recorded": "an impact figure (people affected, houses collapsed…) was recorded for a region and source",
+    "sitrep.issued": "a situation report was issued, its figures frozen (organizations get its public version)",
     "resident.registered": "a resident was registered",
     "resident.sheltered": "a resident was checked in to a shelter",
     "resident.moved": "a resident moved to another shelter",

@@ -39,18 +39,19 @@ def document(
     }
 
 
-def render(row: asyncpg.Record | dict[str, Any]) -> str:
+def render(row: asyncpg.Record | dict[str, Any], *, bureau: bool = False) -> str:
     """The envelope as compact JSON: a delivery's body, signed as these bytes.
 
-    A delivery leaves the building, and one body is signed for every subscriber of the event, so it
-    is masked for the outside: no full phone of a lead or a contact, whoever subscribed (those who
-    may read one get it from the API)."""
-    return dumps(document(row, masking.OUTSIDE))
+    A delivery leaves the building, so it is masked for the outside whoever subscribed: no full phone
+    of a lead or a contact (those who may read one get it from the API). The bureau's own
+    subscriptions differ in one way only: its documents come whole (a situation report, where
+    organizations get its public version)."""
+    return dumps(document(row, masking.BUREAU_OUTSIDE if bureau else masking.OUTSIDE))
 
 
-async def load(conn: asyncpg.Connection, event_ids: list[int]) -> dict[int, str]:
+async def load(conn: asyncpg.Connection, event_ids: list[int], *, bureau: bool = False) -> dict[int, str]:
     rows = await conn.fetch(
         "select id, type, entity_type, incident_id, before, after, created_at from events where id = any($1::bigint[])",
         event_ids,
     )
-    return {r["id"]: render(r) for r in rows}
+    return {r["id"]: render(r, bureau=bureau) for r in rows}

@@ -91,7 +91,7 @@ class Worker:
             lambda: asyncio.Semaphore(settings.webhook_destination_concurrency)
         )
         self.results: list[Result] = []
-        self.bodies: dict[int, str] = {}
+        self.bodies: dict[tuple[int, bool], str] = {}  # (event, for the bureau) → body
         # Per subscription: the sealed secrets a signer was made from, and the signer.
         self.signers: dict[UUID, tuple[tuple[bytes, bytes | None], Signer]] = {}
         self.delivered = 0
@@ -266,9 +266,12 @@ class Worker:
             return []
         if len(self.bodies) > 10_000:
             self.bodies.clear()  # jobs already made carry their own body
-        missing = list({r["event_id"] for r in rows if r["event_id"] not in self.bodies})
-        if missing:
-            self.bodies.update(await envelope.load(conn, missing))
+        for bureau in (False, True):  # the bureau's own subscriptions get its documents whole (envelope.render)
+            missing = list({r["event_id"] for r in rows
+                            if (r["organization_id"] is None) == bureau and (r["event_id"], bureau) not in self.bodies})
+            if missing:
+                loaded = await envelope.load(conn, missing, bureau=bureau)
+                self.bodies.update({(event_id, bureau): text for event_id, text in loaded.items()})
         jobs = []
         now = _utcnow()
         for r in rows:
@@ -278,7 +281,7 @@ class Worker:
                 secrets_ = [self.sealer.open(r["secret"])] + ([self.sealer.open(previous)] if previous else [])
                 self.signers[r["webhook_id"]] = ((r["secret"], previous), Signer(*secrets_))
             jobs.append(Job(r["id"], r["webhook_id"], r["event_id"], r["attempts"], r["url"], r["destination"],
-                            self.bodies[r["event_id"]]))
+                            self.bodies[(r["event_id"], r["organization_id"] is None)]))
         return jobs
 
     async def _deliver(self, job: Job) -> None:

@@ -32,6 +32,7 @@ from handlers import residents as residents_handlers
 from handlers import rosters as rosters_handlers
 from handlers import shelters as shelters_handlers
 from handlers import sites as sites_handlers
+from handlers import sitreps as sitreps_handlers
 from handlers import stock as stock_handlers
 from handlers import stream as stream_handlers
 from handlers import summary as summary_handlers
@@ -81,6 +82,7 @@ def operations() -> list[Operation]:
         *shelters_handlers.routes.operations,
         *residents_handlers.routes.operations,
         *impacts_handlers.routes.operations,
+        *sitreps_handlers.routes.operations,
         *summary_handlers.routes.operations,
         *exports_handlers.routes.operations,
         *webhooks_handlers.routes.operations,
@@ -191,6 +193,7 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     ratelimits_handlers.setup(app, settings)
     app[STOPPING] = asyncio.Event()
     exports_handlers.setup(app)
+    sitreps_handlers.setup(app)
     console_handlers.setup(app)
     stream_handlers.setup(app, database_url)
     table = operations()

@@ -24,6 +24,11 @@ CHAIN_MIGRATION = 10
 # One advisory lock key for "migrating"; advisory locks are per database, so two Relief databases on
 # one server never wait for each other.
 MIGRATION_LOCK = 7_312_145_839_001
+# The write fence (relief/sitreps.py): every write transaction opened by atomic() or an idempotent
+# create holds it shared until it ends; issuing a situation report takes it exclusively for a moment,
+# so the writes in flight finish and the next ones wait, without a transaction id, until its snapshot
+# is taken and read. Transaction-level only, so a cancelled request can never leave it held.
+WRITE_FENCE = 7_312_145_839_002
 
 # Errors that always mean "the database is not reachable right now", as opposed to a bug or bad
 # input: a refused or reset socket, a timeout, SQLSTATE class 08 (connection exception, including
@@ -271,8 +276,20 @@ def atomic(conn: asyncpg.Connection) -> AbstractAsyncContextManager[object]:
     """A transaction, unless `conn` is already in one: then the work joins it.
 
     Use cases open their own transaction when called alone, and join the caller's when wrapped (by
-    the idempotency guard, say) without paying for a savepoint.
+    the idempotency guard, say) without paying for a savepoint. A transaction it opens passes the
+    write fence first (WRITE_FENCE).
     """
     if conn.is_in_transaction():
         return nullcontext()
-    return conn.transaction()
+    return _fenced(conn)
+
+
+@asynccontextmanager
+async def _fenced(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    async with conn.transaction():
+        await conn.execute(FENCE_SHARED)
+        yield
+
+
+FENCE_SHARED = f"select pg_advisory_xact_lock_shared({WRITE_FENCE})"
+"""A write transaction's first statement (before it has a transaction id): pass the write fence."""

@@ -37,6 +37,8 @@ from models.shelters import ShelterCreate
 from relief import (
     calls,
     demo_field,
+    demo_impacts,
+    demo_sitreps,
     demo_use,
     donations,
     incidents,
@@ -204,12 +206,19 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes) -> UUID:
     people = await _register_households(conn, incident_id, secret, orgs, shelter_ids)
     _progress(f"{sum(e[0] for e in EVACUATIONS)} people in {len(EVACUATIONS)} aggregate evacuations, "
               f"{people} residents registered one by one")
+    first = await demo_impacts.record_first(conn, dispatcher=staff.dispatcher, incident_id=incident_id)
+    initial = await demo_sitreps.issue_initial(conn, dispatcher=staff.dispatcher, incident_id=incident_id)
+    _progress(f"{first} impact figures (the districts' first count) and situation report {initial.number} (初报)")
     movements, payments = await demo_use.record(conn, staff=staff, incident_id=incident_id, orgs=orgs,
                                                 shelter_ids=shelter_ids, site_ids=site_ids)
     field = await demo_field.record(conn, dispatcher=staff.dispatcher, incident_id=incident_id, orgs=orgs,
                                     names=names)
     _progress(f"{field.members} team members on 3 rosters, {field.tasks} tasks, {field.on_site} on site now, "
               f"{field.overdue} overdue")
+    figures = await demo_impacts.record_later(conn, dispatcher=staff.dispatcher, incident_id=incident_id, orgs=orgs)
+    _progress(f"{figures} more impact figures: the districts' verified count, two organizations' and a newspaper's")
+    update = await demo_sitreps.issue_update(conn, dispatcher=staff.dispatcher, incident_id=incident_id)
+    _progress(f"situation report {update.number} (续报), {len(update.figures.changes)} figures changed")
     await demo_use.finish(conn, staff)
     _progress(f"{movements} stock movements and {payments} disbursements ({time.monotonic() - started:.1f} s)")
     return incident_id

@@ -144,7 +144,8 @@ async def read_after(
     """Every event committed after `position` (see _read), as the API shows events."""
     found, last = await _read(conn, position=position or "0-0", limit=limit)
     # Internal readers only (tests, tools): the event as stored, for a reader who sees contacts.
-    return [_event(row, masking.Audience(sees_contacts=True)) for _, row in found], last if found else position
+    whole = masking.Audience(sees_contacts=True, staff=True)
+    return [_event(row, whole) for _, row in found], last if found else position
 
 
 async def current_head(conn: asyncpg.Connection) -> str:

@@ -1,5 +1,5 @@
 """CSV exports of an incident, tagged with HXL hashtags: pledges, the donation ledger, evacuations, stock
-movements, disbursements and deployments (rescuers' stints on site).
+movements, disbursements, deployments (rescuers' stints on site) and impact figures (the observations).
 
 Each export is a header row, an HXL hashtag row (https://hxlstandard.org/standard/dictionary/) and
 data rows. Rows come from a server-side cursor, so an export of any size needs the same memory; all
@@ -360,6 +360,39 @@ async def deployment_rows(conn: asyncpg.Connection, incident_id: UUID) -> AsyncI
             )]
 
 
+IMPACT_COLUMNS = (
+    ("Observation", "#meta+id"),
+    ("Region", "#adm3+code"),
+    ("Figure", "#indicator+code"),
+    ("Value", "#indicator+num"),
+    ("Unit", "#indicator+unit"),
+    ("Source", "#meta+source"),
+    ("Organization", "#org+name"),
+    ("As of", "#date+reported"),
+    ("Recorded at", "#date+recorded"),
+    ("Note", "#description"),
+)
+
+
+async def impact_rows(conn: asyncpg.Connection, incident_id: UUID) -> AsyncIterator[Row]:
+    """Every observation of an impact figure, in the order recorded (the history, not the current values:
+    those are the latest per region, figure, source and organization by As of). Organization names the
+    reporting organization of source organization only."""
+    query = """
+        select i.id, i.region, i.figure, i.value, i.unit, i.source, o.name as org_name, i.as_of, i.created_at,
+               i.note
+          from impacts i left join organizations o on o.id = i.organization_id
+         where i.incident_id = $1
+         order by i.created_at, i.id
+    """
+    async with _snapshot(conn):
+        async for r in conn.cursor(query, incident_id, prefetch=PREFETCH):
+            yield [cell(v) for v in (
+                r["id"], r["region"], r["figure"], r["value"], r["unit"], r["source"], r["org_name"], r["as_of"],
+                r["created_at"], r["note"] or None,
+            )]
+
+
 EXPORTS: dict[str, Export] = {
     export.name: export
     for export in (
@@ -369,5 +402,6 @@ EXPORTS: dict[str, Export] = {
         Export("stock-movements", STOCK_MOVEMENT_COLUMNS, stock_movement_rows),
         Export("disbursements", DISBURSEMENT_COLUMNS, disbursement_rows),
         Export("deployments", DEPLOYMENT_COLUMNS, deployment_rows),
+        Export("impacts", IMPACT_COLUMNS, impact_rows),
     )
 }

@@ -17,11 +17,27 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from relief import db
 from relief.errors import InProgress, Invalid
 
 WAIT_SECONDS = 10.0
 RETENTION_HOURS = 24
 MAX_KEY_LENGTH = 255
+
+
+CLAIM = """
+insert into idempotency_keys (scope, key, fingerprint) values ($1, $2, $3)
+on conflict (scope, key) do nothing
+returning true
+"""
+# The same, passing the write fence first in the same round trip: the CTE's row, and so the lock,
+# comes before the insert (which gives the transaction its id).
+CLAIM_FENCED = f"""
+with fence as ({db.FENCE_SHARED})
+insert into idempotency_keys (scope, key, fingerprint) select $1, $2, $3 from fence
+on conflict (scope, key) do nothing
+returning true
+"""
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,8 @@ async def run_once(
     fingerprint: bytes,
     work: Work,
     wait_seconds: float = WAIT_SECONDS,
+    isolation: str = "read_committed",
+    fenced: bool = True,
 ) -> Response:
     """Run `work` in one transaction with the key, or replay the response stored under the key.
 
@@ -59,9 +77,16 @@ async def run_once(
     `work(conn, store)` returns the response; it may also call `store(response)` itself before its
     last write, when it knows the response by then: a create that ends by locking a hot row (a
     pledge on a busy call) then holds that lock for its last statement and the commit only.
+
+    `isolation` is the transaction's: a situation report reads all its figures in one snapshot
+    (repeatable_read), taken by the key's claim, its first statement. The transaction passes the
+    write fence first (db.WRITE_FENCE), unless `fenced` is False: the report, which holds the fence
+    itself.
     """
-    async with conn.transaction():
+    async with conn.transaction(isolation=isolation):
         if key is None:
+            if fenced:
+                await conn.execute(db.FENCE_SHARED)
 
             async def store_nothing(response: Response) -> None:
                 return None
@@ -69,11 +94,7 @@ async def run_once(
             return await work(conn, store_nothing)
         try:
             claimed = await conn.fetchval(
-                """
-                insert into idempotency_keys (scope, key, fingerprint) values ($1, $2, $3)
-                on conflict (scope, key) do nothing
-                returning true
-                """,
+                (CLAIM_FENCED if fenced else CLAIM),
                 scope,
                 key,
                 fingerprint,

@@ -14,7 +14,9 @@ channel can show what another hides. The rule, per kind of entity:
   numbers are treated like ID numbers (****1234). Another organization never reads a roster at all
   (404), and events carry rosters' counts only, so webhooks and the public never see a member;
 - a webhook URL's query string (where receivers put their tokens) is shown to the subscription's
-  owner only: the organization for its own, dispatchers for the bureau's; others see `?token=***`.
+  owner only: the organization for its own, dispatchers for the bureau's; others see `?token=***`;
+- a situation report (issue 13) holds no personal data, but its narrative and issuer are the bureau's:
+  everyone outside the bureau (organizations' webhooks and streams, the public) gets its public version.
 
 Fields are named by their path in the document, so a field added later is masked by adding its path
 here, once, for every channel.
@@ -32,6 +34,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from models.keys import Role
+from models.sitreps import public_version
 from relief.auth import Principal
 
 M = TypeVar("M", bound=BaseModel)
@@ -72,10 +75,16 @@ class Audience:
 
     sees_contacts: bool = False  # dispatchers and admins: every organization's contacts
     organization_id: UUID | None = None  # an organization: its own contacts
+    staff: bool = False  # the bureau (viewers too, and its own webhooks): its documents whole, e.g. a sitrep
 
     @classmethod
     def of(cls, caller: Principal) -> Audience:
-        return cls(sees_contacts=caller.at_least(Role.dispatcher), organization_id=caller.organization_id)
+        return cls(sees_contacts=caller.at_least(Role.dispatcher), organization_id=caller.organization_id,
+                   staff=caller.is_staff)
+
+    @property
+    def bureau(self) -> bool:
+        return self.staff or self.sees_contacts
 
     def sees_contacts_of(self, owner: Any) -> bool:
         return self.sees_contacts or self.is_owner(owner)
@@ -89,6 +98,14 @@ class Audience:
 
 OUTSIDE = Audience()
 """The public, and every body that leaves the building (webhooks): no full contact of anyone."""
+
+BUREAU_OUTSIDE = Audience(staff=True)
+"""The bureau's own webhook subscriptions: no full contact either (the body leaves the building), but
+the bureau's documents whole: a situation report, not its public version."""
+
+# Documents the bureau reads whole and everyone else in a public version (a function of the JSON
+# form alone): organizations' webhooks and streams, and the public, get the version.
+_PUBLIC_VERSIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"sitrep": public_version}
 
 @dataclass(frozen=True)
 class _Rule:
@@ -136,6 +153,9 @@ def _mask_at(node: Any, path: tuple[str, ...], mask: Callable[[str], str]) -> No
 def shown(entity_type: str, document: Any, audience: Audience) -> Any:
     """The document as `audience` may see it: a masked copy, or the document itself when nothing
     in it is hidden from this reader."""
+    version = _PUBLIC_VERSIONS.get(entity_type)
+    if version is not None and isinstance(document, dict) and not audience.bureau:
+        return version(document)
     rule = _RULES.get(entity_type)
     if rule is None or not isinstance(document, dict):
         return document

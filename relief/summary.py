@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter as Tally
+from contextlib import nullcontext
 from decimal import Decimal
 from uuid import UUID
 
@@ -27,7 +28,10 @@ ZERO = Decimal(0)
 
 async def summary(conn: asyncpg.Connection, *, incident_id: UUID) -> Summary:
     """Every figure from counters and per-call totals: no scan of pledges, donations or residents."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):  # one consistent picture
+    # One consistent picture: its own snapshot, or the caller's (a situation report reads more with it).
+    snapshot = nullcontext() if conn.is_in_transaction() else conn.transaction(isolation="repeatable_read",
+                                                                               readonly=True)
+    async with snapshot:
         incident = await conn.fetchrow("select id, code, title, status, now() as now from incidents where id = $1",
                                        incident_id)
         if incident is None:

@@ -6,7 +6,7 @@ import re
 
 import asyncpg
 
-from tests.console_world import Console, DemoWorld, World, add_where_it_went, expect
+from tests.console_world import Console, DemoWorld, World, add_where_it_went, expect, new_console
 
 
 async def test_anyone_reads_the_public_page_signed_out(console: Console, doksuri: DemoWorld, http):
@@ -84,3 +84,48 @@ async def test_the_public_page_shows_how_donations_were_used_and_the_signed_head
     use = page.get_by_role("region", name="How donations were used")
     await expect(use.get_by_role("region", name="Money (CNY)")).to_contain_text("Earmarked: Medical (region 3205)")
     await expect(use.get_by_role("region", name="Check the ledger")).to_contain_text(f"Ledger entries{head['entries']}")
+
+
+async def test_the_public_page_shows_the_latest_situation_report_marked_provisional(
+    console: Console, lakeside: World, browser
+):
+    page = console.page
+    incident = lakeside.incident["id"]
+    bureau = lakeside.dispatcher_api
+    await bureau.post(f"/v1/incidents/{incident}/impacts", {
+        "region": "320506", "figure": "affected", "value": "1200", "source": "government",
+        "as_of": "2024-07-02T08:00:00+08:00"})
+    report = await bureau.post(f"/v1/incidents/{incident}/sitreps",
+                               {"kind": "initial", "narrative": "Internal: call Captain Wang at 13900000106"})
+    await console.open(f"/public/incidents/{incident}")
+    section = page.get_by_role("region", name="灾情报告")
+    await expect(section).to_contain_text("初步数据（未核定）")
+    await expect(section).to_contain_text("以下数据摘自第1期（初报）")
+    await expect(section.locator("[data-figure='residents.evacuated'] dd")).to_have_text("13 人")
+    await expect(section.locator("[data-figure='money.received.CNY'] dd")).to_have_text("¥2,500.00")
+    row = section.get_by_role("table", name="各地区灾情数据（按来源）").get_by_role("row").filter(has_text="受灾人口")
+    await expect(row).to_contain_text("320506")
+    await expect(row).to_contain_text("政府")
+    await expect(row).to_contain_text("1,200 人")
+    await expect(section.get_by_role("link", name=re.compile("^第1期（初报）"))).to_have_attribute(
+        "href", f"/v1/public/sitreps/{report['id']}.html?lang=zh")
+    text = await section.inner_text()
+    assert "Captain Wang" not in text and "13900000106" not in text and "night dispatcher" not in text
+
+    # A verified report takes over, and the mark goes (a fresh browser: the list may be cached for 30 s).
+    await bureau.post(f"/v1/incidents/{incident}/sitreps", {"kind": "verified"})
+    context, later = await new_console(browser, console.url)
+    page = later.page
+    await later.open(f"/public/incidents/{incident}")
+    section = page.get_by_role("region", name="灾情报告")
+    await expect(section).to_contain_text("以下数据摘自第2期（核报）")
+    await expect(section).not_to_contain_text("初步数据（未核定）")
+    await expect(section.get_by_role("listitem")).to_have_count(2)
+
+    await page.get_by_role("button", name="切换为英文界面").click()
+    english = page.get_by_role("region", name="Situation reports")
+    await expect(english).to_contain_text("Figures from No. 2 (Verified report)")
+    await expect(english.get_by_role("link", name=re.compile("^No. 1 "))).to_have_attribute(
+        "href", f"/v1/public/sitreps/{report['id']}.html?lang=en")
+    await context.close()
+    later.assert_clean()

@@ -18,7 +18,7 @@ SECRET = b"test-secret"
 KEY = r"rk_[A-Za-z0-9_-]{43}"
 TABLES = ("incidents", "organizations", "calls", "pledges", "donations", "residents", "evacuations", "shelters",
           "sites", "stock_movements", "stock_levels", "disbursements", "funds", "ledger_entries", "roster_members",
-          "tasks", "task_assignments", "deployments")
+          "tasks", "task_assignments", "deployments", "impacts", "sitreps")
 
 
 async def _counts(conn) -> dict[str, int]:
@@ -282,3 +282,69 @@ async def test_the_demo_has_teams_in_the_field_and_one_member_overdue(conn, clie
         assert response.status == 200, await response.text()
         public += await response.text()
     assert [p for p in phones if p in public] == []
+
+
+async def test_the_demo_has_impact_figures_from_the_government_and_from_organizations(conn, client):
+    result = await demo.load(conn, secret=SECRET)
+    incident = result.incident_id
+    sources = dict(await conn.fetch("select source, count(*) from impacts where incident_id = $1 group by source",
+                                    incident))
+    assert sources.keys() == {"government", "organization", "media"}
+    assert sources["government"] > sources["organization"] > 0
+    regions = {r[0] for r in await conn.fetch("select distinct region from impacts where incident_id = $1", incident)}
+    assert len(regions) >= 3 and regions <= {"320505", "320506", "320507", "320508", "320583", "320585"}
+    started = await conn.fetchval("select started_at from incidents where id = $1", incident)
+    assert await conn.fetchval("select count(*) from impacts where as_of < $1 or as_of > now()", started) == 0
+
+    # Current values: the government's later, higher count; beside it an organization's own, which differs.
+    response = await Api(client, result.dispatcher_key).get(
+        f"/v1/incidents/{incident}/impacts/current?region=320506&figure=affected")
+    assert response.status == 200, await response.text()
+    items = (await response.json())["items"]
+    government = [i for i in items if i["source"] == "government"]
+    organization = [i for i in items if i["source"] == "organization"]
+    assert len(government) == 1 and len(organization) == 1
+    assert organization[0]["organization_name"] and organization[0]["value"] != government[0]["value"]
+    first = await conn.fetchval("select min(value) from impacts where incident_id = $1 and region = '320506' "
+                                "and figure = 'affected' and source = 'government'", incident)
+    assert Decimal(government[0]["value"]) > first
+    assert await conn.fetchval("select count(*) from impacts where incident_id = $1 and figure in ('dead', 'missing') "
+                               "and value <> 0", incident) == 0
+    assert await conn.fetchval("select count(*) from events where type = 'impact.recorded'") == sum(sources.values())
+
+
+async def test_the_demo_has_an_initial_report_and_an_update_that_name_no_one(conn, client, anonymous):
+    result = await demo.load(conn, secret=SECRET)
+    incident = result.incident_id
+    dispatcher = Api(client, result.dispatcher_key)
+    listed = await (await dispatcher.get(f"/v1/incidents/{incident}/sitreps")).json()
+    assert [(r["number"], r["kind"]) for r in listed["items"]] == [(2, "update"), (1, "initial")]
+    update, initial = [await (await dispatcher.get(f"/v1/sitreps/{r['id']}")).json() for r in listed["items"]]
+
+    # Dated inside the incident, the first before the districts' verified count, the second after it.
+    assert initial["issued_at"].startswith("2023-07-29T12:00") and update["issued_at"].startswith("2023-07-31T10:00")
+    assert initial["narrative"] and update["narrative"] and initial["figures"]["time_zone"] == "Asia/Shanghai"
+    assert update["figures"]["previous"]["number"] == 1
+    changes = {c["figure"]: c for c in update["figures"]["changes"]}
+    assert changes, "the update says what moved since the initial report"
+    wuzhong = changes["impacts.320506.affected.government"]
+    assert (wuzhong["previous"], wuzhong["current"], wuzhong["delta"]) == ("8600", "12400", "3800")
+    assert "money.paid.CNY" in changes  # the disbursements came after the initial report
+    assert any(c.startswith("impacts.") and ".organization." in c for c in changes)  # a new source appeared
+
+    # Nobody's name or phone (residents, donors, team members and their contacts) in either report, in any form.
+    phones = {m[1] for members in ROSTERS.values() for m in members} | {
+        m[5][1] for members in ROSTERS.values() for m in members}  # residents' phones are among _people()
+    text = ""
+    for report in (initial, update):
+        for path in (f"/v1/sitreps/{report['id']}", f"/v1/sitreps/{report['id']}.csv",
+                     f"/v1/sitreps/{report['id']}.html?lang=zh", f"/v1/sitreps/{report['id']}.html?lang=en"):
+            response = await dispatcher.get(path)
+            assert response.status == 200, await response.text()
+            text += await response.text()
+        for path in (f"/v1/public/sitreps/{report['id']}", f"/v1/public/sitreps/{report['id']}.html?lang=zh"):
+            response = await anonymous.get(path)
+            assert response.status == 200, await response.text()
+            text += await response.text()
+    assert sorted(name for name in _people() if name in text) == []
+    assert sorted(p for p in phones if p in text) == []

@@ -37,3 +37,10 @@ def test_the_console_names_every_event_type():
     for language in ("zh", "en"):
         catalogue = (ROOT / "handlers" / "static" / "js" / "i18n" / f"{language}.js").read_text()
         assert [t for t in EVENT_TYPES if f"'{t}'" not in catalogue] == [], language
+
+
+async def test_the_catalog_is_served_to_anyone(anonymous):
+    response = await anonymous.get("/v1/event-types")
+    assert response.status == 200
+    served = {item["type"]: item["description"] for item in (await response.json())["items"]}
+    assert served == EVENT_TYPES

@@ -203,3 +203,53 @@ async def test_exports_beyond_the_limit_wait_their_turn_with_503(app, dispatcher
     assert busy.status == 503 and busy.headers["Retry-After"] == "10"
     app[EXPORT_SLOTS].release()
     assert (await dispatcher.get(f"/v1/incidents/{incident}/exports/pledges.csv")).status == 200
+
+
+async def test_impact_figures_export_every_observation_as_hxl(dispatcher, viewer, organization, conn):
+    incident = await post(dispatcher, "/v1/incidents", {
+        "code": "2023-DOKSURI-SZ", "title": "台风杜苏芮", "type": "typhoon", "severity": "III",
+        "regions": ["320506", "320507"], "started_at": "2023-07-28T01:55:00Z"})
+    base = f"/v1/incidents/{incident['id']}/impacts"
+    sent = [
+        {"region": "320506", "figure": "affected", "value": "8600", "source": "government",
+         "as_of": "2023-07-29T18:00:00+08:00", "note": "区应急管理局初报"},
+        {"region": "320506", "figure": "affected", "value": "12400", "source": "government",
+         "as_of": "2023-07-31T12:00:00+08:00"},
+        {"region": "320506", "figure": "affected", "value": "13800", "source": "organization",
+         "organization_id": organization.id, "as_of": "2023-07-30T20:00:00+08:00"},
+        {"region": "320507", "figure": "crops_affected_ha", "value": "512.80", "source": "media",
+         "as_of": "2023-07-30T09:00:00+08:00", "note": "=HYPERLINK(\"x\")"},
+        {"region": "320507", "figure": "direct_loss", "value": "3960000.00", "source": "other",
+         "as_of": "2023-07-31T12:00:00+08:00"},
+    ]
+    made = [await post(dispatcher, base, body) for body in sent]
+    raw, dataset = await download(viewer, incident["id"], "impacts")
+    columns = dataset.columns
+    assert [c.display_tag for c in columns] == exports.EXPORTS["impacts"].hashtags
+    assert [c.header for c in columns] == exports.EXPORTS["impacts"].headers
+    assert {c.tag for c in columns} <= HXL_CORE | {"#indicator", "#description"}  # both in the dictionary
+    # libhxl's default schema: #indicator+num holds numbers, #date dates.
+    assert hxl.validation.schema().validate(hxl.data(io.BytesIO(raw.encode())))
+
+    rows = list(dataset)
+    assert [r.get("#meta+id") for r in rows] == [m["id"] for m in made]  # the history, in the order recorded
+    assert [(r.get("#adm3+code"), r.get("#indicator+code"), r.get("#indicator+num"), r.get("#indicator+unit"),
+             r.get("#meta+source"), r.get("#org+name")) for r in rows] == [
+        ("320506", "affected", "8600", "people", "government", None),
+        ("320506", "affected", "12400", "people", "government", None),
+        ("320506", "affected", "13800", "people", "organization", organization.body["name"]),
+        ("320507", "crops_affected_ha", "512.80", "ha", "media", None),
+        ("320507", "direct_loss", "3960000.00", "CNY", "other", None),
+    ]
+    assert rows[0].get("#date+reported") == "2023-07-29T10:00:00+00:00"
+    assert rows[0].get("#date+recorded") == made[0]["created_at"].replace("Z", "+00:00")
+    assert rows[0].get("#description") == "区应急管理局初报" and rows[1].get("#description") is None
+    assert rows[3].get("#description") == "'=HYPERLINK(\"x\")"  # a spreadsheet shows it, never runs it
+
+    # Staff only, like every export; an incident without figures exports the two header rows.
+    assert (await organization.api.get(f"/v1/incidents/{incident['id']}/exports/impacts.csv")).status == 403
+    empty = await post(dispatcher, "/v1/incidents", {
+        "code": "2023-DOKSURI-SZ-2", "title": "空", "type": "flood", "severity": "IV", "regions": ["320500"],
+        "started_at": "2023-07-28T01:55:00Z"})
+    response = await viewer.get(f"/v1/incidents/{empty['id']}/exports/impacts.csv")
+    assert response.status == 200 and (await response.text()).count("\r\n") == 2

@@ -97,6 +97,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/v1/event-types"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
     # Keys: an admin any; an organization its own (a suspended one may still manage its keys).
@@ -128,6 +129,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/incidents/{id}/exports/stock-movements.csv"): STAFF_READS,
     ("GET", "/v1/incidents/{id}/exports/disbursements.csv"): STAFF_READS,
     ("GET", "/v1/incidents/{id}/exports/deployments.csv"): STAFF_READS,
+    ("GET", "/v1/incidents/{id}/exports/impacts.csv"): STAFF_READS,
     # The ledger anyone can check, and how donations were used: no key needed, no person named.
     ("GET", "/v1/public/incidents/{id}/use"): PUBLIC,
     ("GET", "/v1/public/incidents/{id}/ledger"): PUBLIC,
@@ -210,6 +212,15 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/incidents/{id}/impacts"): STAFF_READS,
     ("GET", "/v1/incidents/{id}/impacts/current"): STAFF_READS,
     ("GET", "/v1/impacts/{id}"): STAFF_READS,
+    ("POST", "/v1/incidents/{id}/sitreps"): DISPATCHERS,
+    ("GET", "/v1/incidents/{id}/sitreps"): STAFF_READS,
+    ("GET", "/v1/incidents/{id}/sitreps/preview"): STAFF_READS,
+    ("GET", "/v1/sitreps/{id}"): STAFF_READS,
+    ("GET", "/v1/sitreps/{id}.html"): STAFF_READS,
+    ("GET", "/v1/sitreps/{id}.csv"): STAFF_READS,
+    ("GET", "/v1/public/sitreps/{id}"): PUBLIC,
+    ("GET", "/v1/public/sitreps/{id}.html"): PUBLIC,
+    ("GET", "/v1/public/incidents/{id}/sitreps"): PUBLIC,
     # Webhooks: organizations their own; the bureau's are the dispatchers'; viewers read all.
     ("POST", "/v1/webhooks"): rule(viewer=403, own=OK, suspended=403, dispatcher=OK),
     ("GET", "/v1/webhooks"): ANY_KEY,

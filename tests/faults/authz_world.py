@@ -33,11 +33,11 @@ KINDS = {
     "calls": "call", "pledges": "pledge", "donations": "donation", "shelters": "shelter",
     "residents": "resident", "webhooks": "webhook", "deliveries": "delivery", "alerts": "alert",
     "disbursements": "disbursement", "sites": "site", "stock-movements": "stock_movement",
-    "tasks": "task", "assignments": "assignment", "impacts": "impact",
+    "tasks": "task", "assignments": "assignment", "impacts": "impact", "sitreps": "sitrep",
 }
 SHARED = frozenset({"incident", "call", "draft_call", "money_call", "shelter", "resident", "alert", "disbursement",
                     "spare_disbursement", "approved_disbursement", "site", "stock_movement", "transfer", "open_task",
-                    "impact"})
+                    "impact", "sitrep"})
 # A resource in the state the action starts from, so that an allowed caller gets a 2xx, not a 409.
 RESOURCE = {
     ("POST", "/v1/calls/{id}/publish"): "draft_call",
@@ -54,6 +54,8 @@ RESOURCE = {
     ("POST", "/v1/tasks/{id}/extensions"): "field_task",
     ("GET", "/v1/pledges/{id}/roster"): "team_pledge",  # rosters are for personnel pledges
     ("PUT", "/v1/pledges/{id}/roster"): "team_pledge",
+    ("GET", "/v1/public/sitreps/{id}"): "sitrep",
+    ("GET", "/v1/public/sitreps/{id}.html"): "sitrep",
 }
 # Run after everything else, in this order: what they change would turn later answers into 404 or 409.
 LAST = [
@@ -106,6 +108,7 @@ class World:
     shelter2: str = ""
     resident: str = ""
     impact: str = ""
+    sitrep: str = ""  # report 1 (initial), so a dispatcher's POST issues an update
     alert: str = ""
     disbursement: str = ""  # proposed by a third dispatcher's key, so the dispatcher and admin may decide it
     spare_disbursement: str = ""  # proposed too
@@ -205,6 +208,8 @@ async def build_world(client: TestClient, dispatcher: Api, admin: Api) -> World:
     await made(await dispatcher.post(f"/v1/incidents/{w.incident}/evacuations", json=evacuation_body(w, "A")))
     impact = {"region": "320506", "figure": "affected", "value": "1200", "source": "government"}
     w.impact = (await made(await dispatcher.post(f"/v1/incidents/{w.incident}/impacts", json=impact)))["id"]
+    sitreps = f"/v1/incidents/{w.incident}/sitreps"
+    w.sitrep = (await made(await dispatcher.post(sitreps, json={"kind": "initial"})))["id"]
     w.site = (await made(await dispatcher.post(f"/v1/incidents/{w.incident}/sites", json=site_body(w, "A"))))["id"]
     water = {"kind": "goods", "item": "drinking_water", "unit": "box", "quantity": "100", "site_id": w.site}
     await made(await dispatcher.post(f"/v1/incidents/{w.incident}/donations", json=water, headers=idempotency()))
@@ -356,6 +361,7 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/incidents/{id}/evacuations"): evacuation_body,
     ("POST", "/v1/incidents/{id}/impacts"): lambda w, o: {
         "region": "320506", "figure": "affected", "value": "1200", "source": "government"},
+    ("POST", "/v1/incidents/{id}/sitreps"): lambda w, o: {"kind": "update", "narrative": "续报"},
     ("POST", "/v1/webhooks"): lambda w, o: {"url": HOOK_URL, "event_types": ["call.*"]},
     ("PATCH", "/v1/webhooks/{id}"): lambda w, o: {"description": "changed by the matrix"},
     ("POST", "/v1/incidents/{id}/alerts"): lambda w, o: alert_body(),

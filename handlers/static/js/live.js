@@ -9,7 +9,7 @@ const TYPES = [
   'pledge.delivered', 'pledge.delivery_reversed', 'offer.created', 'donation.recorded', 'donation.reversed',
   'shelter.opened', 'shelter.updated', 'shelter.closed', 'shelter.reopened', 'shelter.near_capacity',
   'shelter.full', 'resident.registered', 'resident.sheltered', 'resident.moved', 'resident.returned',
-  'evacuation.recorded', 'alert.broadcast', 'alert.acknowledged',
+  'evacuation.recorded', 'impact.recorded', 'sitrep.issued', 'alert.broadcast', 'alert.acknowledged',
   'disbursement.proposed', 'disbursement.approved', 'disbursement.rejected', 'disbursement.reversed',
   'site.opened', 'site.updated', 'stock.transferred', 'stock.received', 'stock.distributed',
   'stock.written_off', 'stock.reversed', 'stock.low', 'stock.minimums_set',

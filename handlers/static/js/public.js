@@ -1,10 +1,14 @@
 // The transparency page: an incident's figures for anyone, no sign-in (GET /v1/public/incidents/{id}), and
-// how donations were used with the ledger's signed head (GET …/use and …/ledger: use.js).
-import { t, tEnum, applyStatic, getLang, setLang, onLangChange, setTimezone, fmtTime, fmtNumber, fmtPeople } from './i18n.js';
+// how donations were used with the ledger's signed head (GET …/use and …/ledger: use.js), and the situation
+// reports' public versions (GET …/sitreps): the figures of the latest verified one, else the latest (provisional).
+import {
+  t, tEnum, applyStatic, getLang, setLang, onLangChange, setTimezone, fmtTime, fmtNumber, fmtPeople, fmtMoney,
+} from './i18n.js';
 import { get } from './api.js';
 import { h, bar, table, problemText } from './dom.js';
 import * as figures from './figures.js';
 import * as use from './use.js';
+import { fmtImpact } from './screens/impacts.js';
 
 const REFRESH_MS = 30000;
 const main = document.getElementById('main');
@@ -24,7 +28,39 @@ function calls(items) {
     }), { empty: t('common.none') });
 }
 
-function render({ data, used, head }) {
+/** The situation reports: the shown report's aggregates (marked when provisional), and every report's page. */
+function reports({ items, shown, provisional }) {
+  const numbered = (item) => t('sitreps.number', { n: item.number });
+  const kind = (item) => t(`sitreps.kinds.${item.kind}`);
+  const stat = (label, value, key) => h('div', { dataset: { figure: key } }, h('dt', { text: label }), h('dd', { text: value }));
+  const source = (i) => (i.source === 'organization'
+    ? t('impacts.byOrganization', { name: i.organization_name || '' }) : tEnum('impact_source', i.source));
+  return h('section', { 'aria-labelledby': 'public-sitreps', class: 'public-sitreps' },
+    h('h2', { id: 'public-sitreps', text: t('sitreps.publicHeading') }),
+    shown ? [
+      h('p', { class: 'meta' },
+        h('span', { text: t('sitreps.publicShown', { number: numbered(shown), kind: kind(shown),
+          time: fmtTime(shown.issued_at) }) }),
+        provisional && h('span', { class: 'badge badge-provisional', dataset: { provisional: 'true' },
+          text: t('sitreps.provisional') })),
+      h('dl', { class: 'stats stats-wide' },
+        shown.money.map((m) => stat(t('sitreps.moneyReceived', { currency: m.currency }),
+          fmtMoney(m.received, m.currency), `money.received.${m.currency}`)),
+        stat(t('sitreps.evacuated'), fmtPeople(shown.residents.evacuated), 'residents.evacuated'),
+        stat(t('sitreps.shelteredNow'), fmtPeople(shown.residents.sheltered_now), 'residents.sheltered_now'),
+        stat(t('sitreps.onSite'), fmtPeople(shown.field.on_site), 'field.on_site')),
+      table(t('sitreps.publicImpactsCaption'),
+        [t('sitreps.region'), t('sitreps.figure'), t('sitreps.source'), t('sitreps.value')],
+        shown.impacts.map((i) => [i.region, tEnum('impact_figures', i.figure), source(i), fmtImpact(i.value, i.unit)]),
+        { empty: t('common.none') }),
+      h('h3', { text: t('sitreps.publicList') }),
+      h('ul', { class: 'sitrep-reports' }, items.map((item) => h('li', {},
+        h('a', { href: `/v1/public/sitreps/${item.id}.html?lang=${getLang()}`,
+          text: t('sitreps.publicLink', { number: numbered(item), kind: kind(item), time: fmtTime(item.issued_at) }) })))),
+    ] : h('p', { class: 'empty', text: t('sitreps.publicNone') }));
+}
+
+function render({ data, used, head, sitreps }) {
   document.title = `${data.title} · ${t('public.title')}`;
   main.replaceChildren(
     h('h1', { tabindex: '-1', text: data.title }),
@@ -42,6 +78,7 @@ function render({ data, used, head }) {
         : h('p', { class: 'empty', text: t('common.none') })),
     h('section', { 'aria-labelledby': 'public-calls' },
       h('h2', { id: 'public-calls', text: t('public.calls') }), calls(data.calls)),
+    sitreps && reports(sitreps),
     ...(used || head ? [use.section(used, head, incidentId)] : []),
     h('p', { class: 'hint', text: t('public.privacy') }),
   );
@@ -62,8 +99,9 @@ async function load() {
   try {
     const base = `/v1/public/incidents/${encodeURIComponent(incidentId)}`;
     const data = await get(base); // first: an unknown incident is one 404, not three
-    const [used, head] = await Promise.all([optional(`${base}/use`), optional(`${base}/ledger`)]);
-    const fresh = { data, used, head };
+    const [used, head, sitreps] = await Promise.all([optional(`${base}/use`), optional(`${base}/ledger`),
+      optional(`${base}/sitreps`)]);
+    const fresh = { data, used, head, sitreps };
     if (last && substance(fresh) === substance(last)) return;
     last = fresh;
     render(last);

@@ -4,7 +4,7 @@ import { get } from '../api.js';
 import { h, field, select, table, update } from '../dom.js';
 
 const FAMILIES = ['incident', 'call', 'pledge', 'offer', 'donation', 'disbursement', 'stock', 'site', 'shelter', 'resident',
-  'evacuation', 'alert'];
+  'evacuation', 'impact', 'sitrep', 'alert'];
 
 /** A line saying what changed, from the resource after (or before) the change; never a person's name. */
 function gist(event) {
@@ -17,6 +17,9 @@ function gist(event) {
     case 'resident': return [r.id_number_masked, tEnum('resident_status', r.status)].filter(Boolean).join(' · ');
     case 'shelter': return r.name ? t('activity.shelter', { name: r.name, n: r.occupancy, capacity: r.capacity }) : '';
     case 'evacuation': return r.count ? t('activity.evacuation', { n: r.count, placement: tEnum('placement', r.placement) }) : '';
+    case 'impact': return r.figure ? [tEnum('impact_figures', r.figure), r.region, tEnum('impact_source', r.source),
+      r.value].join(' · ') : '';
+    case 'sitrep': return r.number ? `${t('sitreps.number', { n: r.number })} ${t(`sitreps.kinds.${r.kind}`)}` : '';
     case 'alert': return r.headline || '';
     case 'alert_ack': return [r.organization_name, tEnum('ack_status', r.status)].filter(Boolean).join(' · ');
     case 'stock_movement': return r.item ? `${tEnum('item', r.item)} ${fmtAmount(r.quantity, { kind: 'goods', unit: r.unit })}`

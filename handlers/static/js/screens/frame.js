@@ -11,9 +11,11 @@ import * as disbursements from './disbursements.js';
 import * as alerts from './alerts.js';
 import * as activity from './activity.js';
 import * as field from './field.js';
+import * as impacts from './impacts.js';
+import * as sitreps from './sitreps.js';
 import { renderAlarm } from './field_alarm.js';
 
-const TABS = { room, field, pledges, donations, disbursements, stock, shelters, alerts, activity };
+const TABS = { room, impacts, sitreps, field, pledges, donations, disbursements, stock, shelters, alerts, activity };
 let indicator = null;
 
 export function showLiveState(state) {

@@ -1,10 +1,11 @@
-// The incident room: the summary figures, every call with its committed / in transit / delivered bars,
-// and (for dispatchers) creating a call and publishing a draft.
+// The incident room: the summary figures, the latest impact figures, every call with its committed /
+// in transit / delivered bars, and (for dispatchers) creating a call and publishing a draft.
 import { t, tEnum, enumOptions, fmtAmount, fmtTime, wallToIso } from '../i18n.js';
 import { get, getAll, post } from '../api.js';
 import { h, badge, bar, button, checkbox, field, form, input, select, switchSets, textarea, update } from '../dom.js';
 import { ask } from '../dialog.js';
 import * as figures from '../figures.js';
+import { latest as latestImpacts } from './impacts.js';
 
 const STATUS_ORDER = ['draft', 'open', 'fulfilled', 'closed', 'cancelled'];
 const PRIORITY_ORDER = ['critical', 'high', 'medium', 'low'];
@@ -124,18 +125,23 @@ export async function mount(ctx) {
   const { incident } = ctx;
   const summaryRegion = h('div', { class: 'figures' });
   const callsRegion = h('div', { class: 'calls' });
+  const impactsRegion = h('div', { class: 'card' });
   ctx.root.append(
     h('section', { 'aria-labelledby': 'room-summary' },
       h('h2', { id: 'room-summary', text: t('room.summary') }),
       h('p', { class: 'meta', id: 'as-of' }), summaryRegion),
+    h('section', { 'aria-labelledby': 'room-impacts' },
+      h('h2', { id: 'room-impacts', text: t('impacts.latest') }), impactsRegion),
     h('section', { 'aria-labelledby': 'room-calls' },
       h('h2', { id: 'room-calls', text: t('room.calls') }), callsRegion),
   );
   async function refresh() {
-    const [summary, calls] = await Promise.all([
+    const [summary, calls, impacts] = await Promise.all([
       get(`/v1/incidents/${incident.id}/summary`),
       getAll(`/v1/incidents/${incident.id}/calls`, {}, 5),
+      get(`/v1/incidents/${incident.id}/impacts/current`),
     ]);
+    update(impactsRegion, latestImpacts(impacts.items, incident.id));
     ctx.root.querySelector('#as-of').textContent = t('room.asOf', { time: fmtTime(summary.as_of) });
     update(summaryRegion, [
       figures.money(summary.money), figures.goods(summary.goods), figures.personnel(summary.personnel),
