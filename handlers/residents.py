@@ -136,7 +136,7 @@ async def return_resident(request: web.Request) -> web.Response:
     return respond(resident)
 
 
-@routes.post("/v1/incidents/{id}/evacuations", body=EvacuationCreate, response=Evacuation, status=201,
+@routes.post("/v1/incidents/{id}/evacuations", body=EvacuationCreate, response=Evacuation, status=201, location=False,
              idempotency_optional=True, roles=DISPATCHERS, errors=(403, 404, 409, 422),
              summary="Record a head count evacuated (evacuation.recorded); centralized fills the shelter, "
                      "409 past its capacity" + OPTIONAL_KEY)

@@ -57,13 +57,20 @@ class PageQuery(Input):
 def _frozen(request: web.Request, data: bytes, content_type: str, *, private: bool,
             filename: str | None = None) -> web.Response:
     tag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-    headers = {"ETag": tag, "Cache-Control": ("private, " if private else "public, ") + FROZEN}
+    # The public versions are made at each request from the frozen report: cached briefly, so that a
+    # correction of what the public version shows reaches every reader within the hour.
+    headers = {"ETag": tag, "Cache-Control": ("private, " + FROZEN) if private else "public, max-age=3600"}
     if filename:
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    if tag in request.headers.get("If-None-Match", ""):
+    if _matches(request, tag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=data, headers=headers, content_type=content_type.partition(";")[0],
                         charset="utf-8" if content_type.startswith("text/") else None)
+
+
+def _matches(request: web.Request, tag: str) -> bool:
+    sent = request.headers.get("If-None-Match", "")
+    return sent.strip() == "*" or tag in (t.strip() for t in sent.split(","))
 
 
 async def _stored(request: web.Request) -> Sitrep:
@@ -87,14 +94,24 @@ async def issue_sitrep(request: web.Request) -> web.Response:
     data = await body(request, SitrepCreate)
     settings = request.app[SETTINGS]
 
+    foreign: list[int] = []
+
     async def work(conn, store):  # type: ignore[no-untyped-def]
         sitrep, _document = await sitreps.issue(conn, actor=caller, incident_id=incident_id, data=data,
-                                                time_zone=settings.timezone, bureau=settings.cap_sender)
+                                                time_zone=settings.timezone, bureau=settings.cap_sender,
+                                                foreign=foreign)
         return created(sitrep, f"/v1/sitreps/{sitrep.id}")
 
+    fence_tries = 2  # writers wait for a report at most twice (each wait ≤ 1 s), however long it retries
+
     async def attempt() -> web.Response:
+        nonlocal fence_tries, foreign
+        wait = sitreps.FENCE_WAIT_SECONDS if fence_tries > 0 else 0
+        fence_tries -= 1
         # Its connection first: once the fence is held, waiting writers may hold every other one.
-        async with request.app[ONE_AT_A_TIME], pool(request).acquire() as conn, sitreps.write_fence(pool(request)):
+        async with request.app[ONE_AT_A_TIME], pool(request).acquire() as conn, \
+                sitreps.write_fence(pool(request), wait_seconds=wait):
+            foreign = await sitreps.foreign_transactions(conn)  # before the report's snapshot
             return await idempotent(request, data, work, required=False, isolation="repeatable_read",
                                     fenced=False, conn=conn)  # it holds the fence, so it does not pass it
 
@@ -134,7 +151,7 @@ async def preview_sitrep(request: web.Request) -> web.Response:
 
 
 # The suffixed routes come before /v1/sitreps/{id}, whose {id} would otherwise take "….html" too.
-@routes.get("/v1/sitreps/{id}.html", query=PageQuery, response=None, content_type="text/html", roles=STAFF,
+@routes.get("/v1/sitreps/{id}.html", query=PageQuery, response=None, content_type="text/html", roles=STAFF, cached=True,
             errors=(403, 404, 422), summary="A report as a printable A4 page (zh or en), from its frozen copy")
 async def sitrep_page(request: web.Request) -> web.Response:
     """The report as a printable page, times in the bureau's zone frozen with it."""
@@ -144,7 +161,7 @@ async def sitrep_page(request: web.Request) -> web.Response:
     return _frozen(request, sitrep_pages.html(sitrep, params.lang).encode(), "text/html", private=True)
 
 
-@routes.get("/v1/sitreps/{id}.csv", response=None, content_type="text/csv", roles=STAFF, errors=(403, 404),
+@routes.get("/v1/sitreps/{id}.csv", response=None, content_type="text/csv", roles=STAFF, errors=(403, 404), cached=True,
             summary="A report's figures as HXL-tagged CSV, from its frozen copy")
 async def sitrep_csv(request: web.Request) -> web.Response:
     """Every figure of the report, one per row, with HXL hashtags."""
@@ -154,7 +171,7 @@ async def sitrep_csv(request: web.Request) -> web.Response:
     return _frozen(request, sitrep_pages.csv(sitrep).encode(), "text/csv", private=True, filename=name)
 
 
-@routes.get("/v1/sitreps/{id}", response=Sitrep, roles=STAFF, errors=(403, 404),
+@routes.get("/v1/sitreps/{id}", response=Sitrep, roles=STAFF, errors=(403, 404), cached=True,
             summary="A situation report, exactly as frozen when it was issued")
 async def get_sitrep(request: web.Request) -> web.Response:
     """The report's JSON as stored at issue: the same bytes every time."""
@@ -213,6 +230,6 @@ async def public_sitreps(request: web.Request) -> web.Response:
     body_bytes = result.model_dump_json().encode()
     tag = '"' + hashlib.sha256(body_bytes).hexdigest()[:32] + '"'
     headers = {"ETag": tag, "Cache-Control": "public, max-age=30"}
-    if tag in request.headers.get("If-None-Match", ""):
+    if _matches(request, tag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=body_bytes, headers=headers, content_type="application/json")

@@ -10,7 +10,7 @@ import asyncpg
 from models.codes import region_prefix
 from models.common import Page
 from models.incidents import Incident, IncidentCreate, IncidentStatus, IncidentUpdate
-from relief import calls, cursors, events
+from relief import calls, cursors, db, events
 from relief.auth import Principal
 from relief.errors import Conflict, IfMatch, InvalidState, NotFound, StaleVersion
 
@@ -40,7 +40,7 @@ async def _emit(
 
 async def create(conn: asyncpg.Connection, *, actor: Principal, data: IncidentCreate) -> Incident:
     """Open an incident and emit incident.opened."""
-    async with conn.transaction():
+    async with db.atomic(conn):  # passes the write fence (relief/sitreps.py)
         try:
             row = await conn.fetchrow(
                 """
@@ -140,7 +140,7 @@ async def update(
     conn: asyncpg.Connection, *, actor: Principal, incident_id: UUID, version: IfMatch, data: IncidentUpdate
 ) -> Incident:
     """Change the fields given; `version` must be the current one (optimistic concurrency)."""
-    async with conn.transaction():
+    async with db.atomic(conn):
         before = await _locked(conn, incident_id)
         StaleVersion.check(f"incident {incident_id}", current=before.version, expected=version)
         changes: dict[str, Any] = data.model_dump(include=data.model_fields_set)
@@ -183,7 +183,7 @@ async def reopen(conn: asyncpg.Connection, *, actor: Principal, incident_id: UUI
 async def _set_status(
     conn: asyncpg.Connection, actor: Principal, incident_id: UUID, target: IncidentStatus, event_type: str
 ) -> Incident:
-    async with conn.transaction():
+    async with db.atomic(conn):
         before = await _locked(conn, incident_id)
         if before.status == target:
             verb = "close" if target == IncidentStatus.closed else "reopen"

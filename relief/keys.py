@@ -8,7 +8,7 @@ import asyncpg
 
 from models.common import Page
 from models.keys import Key, KeyCreated, Role
-from relief import cursors, events
+from relief import cursors, db, events
 from relief.auth import Principal, display_prefix, hash_key, new_key
 from relief.errors import Invalid, NotFound
 
@@ -34,7 +34,7 @@ async def create(
             errors=[{"pointer": "/organization_id", "detail": "required exactly when role is organization"}],
         )
     secret = new_key()
-    async with conn.transaction():
+    async with db.atomic(conn):  # passes the write fence (relief/sitreps.py)
         if organization_id is not None:
             exists = await conn.fetchval("select 1 from organizations where id = $1", organization_id)
             if not exists:
@@ -100,7 +100,7 @@ async def list_keys(
 
 async def revoke(conn: asyncpg.Connection, *, actor: Principal, key_id: UUID) -> Key:
     """Revoke a key at once; revoking a revoked key changes nothing and emits nothing."""
-    async with conn.transaction():
+    async with db.atomic(conn):
         row = await conn.fetchrow(f"select {_COLUMNS} from api_keys where id = $1 for update", key_id)
         if row is None:
             raise NotFound(f"key {key_id} does not exist")

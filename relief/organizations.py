@@ -15,7 +15,7 @@ from models.organizations import (
     OrganizationStatus,
     OrganizationUpdate,
 )
-from relief import cursors, events
+from relief import cursors, db, events
 from relief.auth import Principal
 from relief.errors import Conflict, IfMatch, InvalidState, NotFound, StaleVersion
 
@@ -49,7 +49,7 @@ def _duplicate(code: str) -> Conflict:
 
 async def create(conn: asyncpg.Connection, *, actor: Principal, data: OrganizationCreate) -> Organization:
     """Register an organization (status pending) and emit organization.created."""
-    async with conn.transaction():
+    async with db.atomic(conn):  # passes the write fence (relief/sitreps.py)
         try:
             row = await conn.fetchrow(
                 """
@@ -126,7 +126,7 @@ async def update(
     data: OrganizationUpdate,
 ) -> Organization:
     """Change the fields given; `version` must be the current one (optimistic concurrency)."""
-    async with conn.transaction():
+    async with db.atomic(conn):
         before = await _locked(conn, organization_id)
         StaleVersion.check(f"organization {organization_id}", current=before.version, expected=version)
         # Only the top-level fields the client sent; nested values whole (exclude_unset would also
@@ -179,7 +179,7 @@ async def transition(
 ) -> Organization:
     """approve (pending/suspended → approved) or suspend (approved → suspended)."""
     allowed_from, target, event_type = _TRANSITIONS[action]
-    async with conn.transaction():
+    async with db.atomic(conn):
         before = await _locked(conn, organization_id)
         if before.status not in allowed_from:
             raise InvalidState(

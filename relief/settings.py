@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     db_pool_min: int = Field(default=0, ge=0)
-    db_pool_max: int = Field(default=10, ge=1)
+    db_pool_max: int = Field(default=10, ge=2, description="A situation report holds two connections at once")
     db_connect_timeout: float = Field(default=5.0, gt=0)
     shutdown_timeout: float = Field(default=30.0, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -59,24 +59,40 @@ class NotExact(Exception):
     """This snapshot has no exact stream position; take another (see the module's docstring)."""
 
 
-async def exact_position(conn: asyncpg.Connection, incident_id: UUID) -> str:
+async def foreign_transactions(conn: asyncpg.Connection) -> list[int]:
+    """The transactions running now in the server's other databases. Transaction ids are the server's,
+    so theirs sit in this database's snapshots too, but they can write no event here: read before the
+    report's snapshot, they are the running transactions exact_position may pass over. (Without the
+    right to read other sessions' backend_xid the list is empty, and the check only gets stricter.)"""
+    return await conn.fetchval(
+        """
+        select coalesce(array_agg(backend_xid::text::bigint), '{}') from pg_stat_activity
+         where datname is distinct from current_database() and backend_xid is not null
+        """
+    )
+
+
+async def exact_position(conn: asyncpg.Connection, incident_id: UUID, foreign: Sequence[int] = ()) -> str:
     """The stream position of the current snapshot for this incident, or NotExact. Call it first in a
-    repeatable-read transaction, so it judges the snapshot every later read uses."""
+    repeatable-read transaction, so it judges the snapshot every later read uses; `foreign` from
+    foreign_transactions(), read before that transaction began."""
     row = await conn.fetchrow(
         """
-        select s.xmin, pg_current_xact_id_if_assigned()::text::bigint as own, e.txid, e.id
-          from (select pg_snapshot_xmin(pg_current_snapshot())::text::bigint as xmin) s
+        select pg_current_xact_id_if_assigned()::text::bigint as own, e.txid, e.id,
+               (select count(*) from pg_snapshot_xip(pg_current_snapshot()) x
+                 where x::text::bigint < e.txid and x::text::bigint <> all($2::bigint[])) as blockers
+          from (select 1) one
           left join lateral (
                 select txid::text::bigint as txid, id from events
                  where incident_id = $1 order by txid desc, id desc limit 1) e on true
         """,
-        incident_id,
+        incident_id, list(foreign),
     )
     if row["txid"] is None:
         return "0-0"
     # Events of the caller's own transaction count too: only a caller that made the incident in it
     # (the demo) has any before this check, and no other transaction can write an incident it cannot see.
-    if row["txid"] >= row["xmin"] and row["txid"] != row["own"]:
+    if row["blockers"] and row["txid"] != row["own"]:
         raise NotExact
     return events.encode_position(row["txid"], row["id"])
 
@@ -89,7 +105,12 @@ async def write_fence(pool: asyncpg.Pool, *, wait_seconds: float = FENCE_WAIT_SE
     if wait_seconds <= 0:
         yield False
         return
-    async with pool.acquire() as fence:
+    try:
+        fence = await pool.acquire(timeout=wait_seconds)  # a busy pool is no reason to wait longer
+    except TimeoutError:
+        yield False
+        return
+    try:
         held = False
         transaction = fence.transaction()
         await transaction.start()
@@ -103,6 +124,8 @@ async def write_fence(pool: asyncpg.Pool, *, wait_seconds: float = FENCE_WAIT_SE
             yield held
         finally:
             await transaction.rollback()  # it wrote nothing; ending it releases the fence
+    finally:
+        await pool.release(fence)
 
 
 async def retrying(attempt: Callable[[], Awaitable[T]], *, wait_seconds: float = WAIT_SECONDS) -> T:
@@ -184,7 +207,7 @@ def flatten(figures: SitrepFigures) -> dict[str, Decimal]:
     out["tasks.people_transferred"] = s.tasks.people_transferred
     out["needs.open"] = Decimal(len(figures.open_needs))
     for i in figures.impacts:
-        who = f".{i.organization_name or i.organization_id}" if i.organization_id else ""
+        who = f".{i.organization_id}" if i.organization_id else ""  # by id: a name may change or repeat
         out[f"impacts.{i.region}.{i.figure}.{i.source}{who}"] = i.value
     return out
 
@@ -234,13 +257,14 @@ async def compose(conn: asyncpg.Connection, *, incident_id: UUID, time_zone: str
 
 
 async def issue(conn: asyncpg.Connection, *, actor: Principal, incident_id: UUID, data: SitrepCreate,
-                time_zone: str, bureau: str, at: datetime | None = None) -> tuple[Sitrep, str]:
+                time_zone: str, bureau: str, at: datetime | None = None, foreign: Sequence[int] = ()
+                ) -> tuple[Sitrep, str]:
     """Freeze a report (call it inside a repeatable-read transaction that has read nothing yet, or only
     claimed its idempotency key; see retrying()). Returns the report and its JSON, as stored.
 
     `at` dates the report and its figures (the demo's reports, inside its July 2023 incident); the API
     never passes it: a report is dated by the snapshot it was read in."""
-    position = await exact_position(conn, incident_id)
+    position = await exact_position(conn, incident_id, foreign)
     figures, previous = await compose(conn, incident_id=incident_id, time_zone=time_zone, bureau=bureau)
     if at is not None:
         figures.as_of = figures.summary.as_of = at
@@ -276,8 +300,9 @@ async def issue(conn: asyncpg.Connection, *, actor: Principal, incident_id: UUID
 async def preview(conn: asyncpg.Connection, *, actor: Principal, incident_id: UUID, kind: SitrepKind | None,
                   narrative: str, time_zone: str, bureau: str) -> Sitrep:
     """What issuing now would freeze, issuing nothing: the next number, the figures, the changes."""
+    foreign = await foreign_transactions(conn)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        position = await exact_position(conn, incident_id)
+        position = await exact_position(conn, incident_id, foreign)
         figures, previous = await compose(conn, incident_id=incident_id, time_zone=time_zone, bureau=bureau)
         at = await conn.fetchval("select now()")
     number = previous.number + 1 if previous else 1

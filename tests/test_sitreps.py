@@ -163,3 +163,28 @@ async def test_the_bureaus_webhook_gets_the_report_an_organizations_its_public_v
     assert masking.shown("sitrep", report, organization_reader) == public["data"]
     assert masking.shown("sitrep", report, masking.OUTSIDE) == public["data"]
     assert masking.shown("sitrep", report, masking.Audience(staff=True)) is report
+
+
+async def test_a_transaction_left_open_in_another_database_does_not_hold_reports_back(dispatcher, server_url):
+    incident = await open_incident(dispatcher)
+    await impact(dispatcher, incident, "12000")
+    elsewhere = await asyncpg.connect(server_url)  # another database on the same server
+    try:
+        async with elsewhere.transaction():
+            await elsewhere.fetchval("select txid_current()")  # an id, older than the next writes here
+            await impact(dispatcher, incident, "13000")
+            report = await issue(dispatcher, incident, "initial")
+    finally:
+        await elsewhere.close()
+    assert [i["value"] for i in report["figures"]["impacts"] if i["source"] == "government"] == ["13000"]
+
+
+async def test_changes_follow_an_organization_by_id_whatever_its_name(dispatcher, organization):
+    incident = await open_incident(dispatcher)
+    await impact(dispatcher, incident, "9000", source="organization", organization_id=organization.id)
+    await issue(dispatcher, incident, "initial")
+    renamed = await dispatcher.patch(f"/v1/organizations/{organization.id}", json={"name": "改名后的救援队"},
+                                     headers={"If-Match": "*"})
+    assert renamed.status == 200, await renamed.text()
+    second = await issue(dispatcher, incident, "update")
+    assert [c for c in second["figures"]["changes"] if c["figure"].startswith("impacts.")] == []
