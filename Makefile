@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test screenshots lint clean bench-pledges bench-exports bench-fanout bench-field
+.PHONY: run test screenshots lint clean bench-pledges bench-exports bench-fanout bench-field bench-imports
 
 $(BIN)/relief: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench-fanout: $(BIN)/relief
 
 bench-field: $(BIN)/relief
 	$(BIN)/python bench/field.py $(BENCH_ARGS)
+
+bench-imports: $(BIN)/relief
+	$(BIN)/python bench/imports.py $(BENCH_ARGS)
 
 lint: $(BIN)/relief
 	$(BIN)/ruff check .

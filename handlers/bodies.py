@@ -17,6 +17,7 @@ from aiohttp import ClientConnectionResetError, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from handlers import problems
+from handlers.middleware import OPERATIONS
 from handlers.problems import HttpProblem
 from handlers.routing import Handler
 from relief.app_keys import SETTINGS, STOPPING
@@ -77,6 +78,9 @@ class ClientGone(Exception):
 async def body_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.body_exists:
         return await handler(request)
+    operation = request.app[OPERATIONS].get(request.match_info.route)
+    if operation is not None and operation.upload:
+        return await handler(request)  # streamed by its handler, under the upload's own limit and deadline
     try:
         why = await _read(request, request.app[SETTINGS].body_timeout, request.app[STOPPING])
     except ClientGone as exc:

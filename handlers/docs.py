@@ -44,9 +44,11 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> str:
         )
         parts.append(f"<table><tr><th>parameter</th><th>in</th><th></th><th></th></tr>{rows}</table>")
     body = op.get("requestBody")
-    if body:
+    if body and "application/json" in body["content"]:
         name = _schema_name(body["content"]["application/json"]["schema"])
         parts.append(f'<p>Body: <a href="#schema-{escape(name)}">{escape(name)}</a></p>')
+    elif body:  # a file upload
+        parts.append(f"<p>Body: a file, as {escape(' or '.join(body['content']))}</p>")
     responses = []
     for status, response in op["responses"].items():
         content = response.get("content", {})

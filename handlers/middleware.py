@@ -193,7 +193,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
                           headers=challenge)
     request[PRINCIPAL] = found
     structlog.contextvars.bind_contextvars(principal=str(found.key_id))
-    if operation.body is None and operation.method in ("POST", "PATCH", "PUT") and request.body_exists:
+    if (operation.body is None and not operation.upload and operation.method in ("POST", "PATCH", "PUT")
+            and request.body_exists):
         # Actions take no body; one that is sent anyway still has to be JSON, small, and empty.
         await optional_body(request, NoBody)
     return await handler(request)

@@ -205,6 +205,10 @@ def build(operations: list[Operation]) -> dict[str, Any]:
                 "required": op.body_required,
                 "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
             }
+        elif op.upload:
+            item["requestBody"] = {"required": True, "content": {
+                media: {"schema": {"type": "string", "format": "binary", "description": what}}
+                for media, what in op.upload.items()}}
         for status in (op.status, *op.also):
             item["responses"][str(status)] = _success(op, status, refs)
         if op.cached:

@@ -35,6 +35,9 @@ class Operation:
     database: bool | None = None  # touches the database (so may answer 503); default: not public
     cached: bool = False  # public and cacheable: ETag + Cache-Control, 304 for a matching If-None-Match
     content_type: str = "application/json"
+    # A file upload the handler streams itself (content type → what it is), under its own size limit and
+    # deadline: the body middleware does not buffer it (handlers/bodies.py).
+    upload: dict[str, str] = field(default_factory=dict)
     # Response headers, name → description; a description starting "(request)" is a request header.
     headers: dict[str, str] = field(default_factory=dict)
 

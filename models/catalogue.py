@@ -28,6 +28,19 @@ GOODS: dict[str, str] = {
     "clothing": "set",
 }
 
+# The goods' and units' names in Chinese, as the console shows them (handlers/static/js/i18n/zh.js): the
+# printed reports use them, and an imported sheet may write them instead of the codes.
+GOODS_ZH: dict[str, str] = {
+    "drinking_water": "饮用水", "instant_food": "方便食品", "rice": "大米", "cooking_oil": "食用油", "tent": "帐篷",
+    "quilt": "棉被", "blanket": "毛毯", "folding_bed": "折叠床", "raincoat": "雨衣", "rubber_boots": "雨靴",
+    "life_jacket": "救生衣", "rubber_boat": "橡皮艇", "sandbag": "沙袋", "generator": "发电机", "pump": "抽水泵",
+    "flashlight": "手电筒", "medical_kit": "急救包", "disinfectant": "消毒液", "hygiene_kit": "卫生用品包",
+    "clothing": "衣物",
+}
+UNITS_ZH: dict[str, str] = {
+    "box": "箱", "kg": "千克", "bottle": "瓶", "piece": "件", "pair": "双", "kit": "包", "set": "套",
+}
+
 
 class Skill(StrEnum):
     boat_rescue = "boat_rescue"

@@ -75,6 +75,8 @@ EVENT_TYPES: dict[str, str] = {
     "donation.reversed": "a ledger entry was corrected by a reversal",
     "evacuation.recorded": "an aggregate head count of people evacuated",
     "impact.recorded": "an impact figure (people affected, houses collapsed…) was recorded for a region and source",
+    "import.completed": "a spreadsheet import ended, with its counts (the rows' own events reach no webhook or "
+                        "stream)",
     "sitrep.issued": "a situation report was issued, its figures frozen (organizations get its public version)",
     "resident.registered": "a resident was registered",
     "resident.sheltered": "a resident was checked in to a shelter",

@@ -6,6 +6,7 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -20,6 +21,7 @@ from handlers import donations as donations_handlers
 from handlers import events as events_handlers
 from handlers import exports as exports_handlers
 from handlers import impacts as impacts_handlers
+from handlers import imports as imports_handlers
 from handlers import incidents as incidents_handlers
 from handlers import keys as keys_handlers
 from handlers import metrics as metrics_handlers
@@ -44,7 +46,7 @@ from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
 from handlers.routing import Operation
 from handlers.system import OPENAPI
-from relief import chain, db, deliveries, idempotency, overdue, sessions
+from relief import chain, db, deliveries, idempotency, import_runner, overdue, sessions
 from relief.app_keys import IN_FLIGHT, LEDGER_SIGNER, POOL, SETTINGS, STOPPING
 from relief.inflight import InFlight
 from relief.settings import Settings
@@ -83,6 +85,7 @@ def operations() -> list[Operation]:
         *residents_handlers.routes.operations,
         *impacts_handlers.routes.operations,
         *sitreps_handlers.routes.operations,
+        *imports_handlers.routes.operations,
         *summary_handlers.routes.operations,
         *exports_handlers.routes.operations,
         *webhooks_handlers.routes.operations,
@@ -141,19 +144,33 @@ def _maintenance(settings: Settings) -> Callable[[web.Application], AsyncIterato
     return maintenance
 
 
-def _overdue(settings: Settings, url: str) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The overdue watch (relief/overdue.py): every replica runs one, each alarm is raised once, within
-    seconds of its deadline whatever RELIEF_MAINTENANCE_INTERVAL says."""
+def _background(name: str, make: Callable[[web.Application], Any]) -> Callable[[web.Application],
+                                                                              AsyncIterator[None]]:
+    """A loop (`make(app).run()`) for the app's lifetime, cancelled on shutdown."""
 
-    async def watch(app: web.Application) -> AsyncIterator[None]:
-        watcher = overdue.OverdueWatch(app[POOL], url, grace=settings.deployment_overdue_grace)
-        task = asyncio.create_task(watcher.run(), name="relief-overdue")
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(make(app).run(), name=name)
         yield
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
 
-    return watch
+    return background
+
+
+def _overdue(settings: Settings, url: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The overdue watch (relief/overdue.py): every replica runs one, each alarm is raised once, within
+    seconds of its deadline whatever RELIEF_MAINTENANCE_INTERVAL says."""
+    return _background("relief-overdue", lambda app: overdue.OverdueWatch(
+        app[POOL], url, grace=settings.deployment_overdue_grace))
+
+
+def _imports(settings: Settings, url: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The import runner (relief/import_runner.py): every replica runs one, and an import queued in any
+    of them is taken up by the first that is free; one whose runner died is taken over after its lease."""
+    return _background("relief-imports", lambda app: import_runner.ImportWatch(
+        app[POOL], url, secret=settings.secret_key.get_secret_value().encode(), zone=settings.timezone,
+        lease=settings.import_lease_seconds))
 
 
 def _worker(settings: Settings, url: str) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -212,6 +229,8 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     app.cleanup_ctx.append(_database(settings, database_url))
     app.cleanup_ctx.append(_maintenance(settings))
     app.cleanup_ctx.append(_overdue(settings, database_url))
+    if settings.imports_in_process:
+        app.cleanup_ctx.append(_imports(settings, database_url))
     if settings.worker_in_process:
         app.cleanup_ctx.append(_worker(settings, database_url))
     return app

@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from uuid import UUID
 
 import structlog
 from pydantic import ValidationError
 
 from models.keys import Role
-from relief import db, embedded, incidents, keys
+from relief import db, embedded, import_runner, incidents, keys
 from relief import logging as relief_logging
 from relief.auth import SYSTEM
 from relief.errors import ReliefError
@@ -76,9 +78,20 @@ def worker(settings: Settings) -> int:
             loop.add_signal_handler(signum, stop.set)
         delivery = Worker(settings, url)
         await delivery.start()
+        # Imports are taken up by workers too (any replica or worker may run one): a pool of its own.
+        imports_pool = await db.create_pool(url, min_size=0, max_size=2, timeout=settings.db_connect_timeout)
+        runner = import_runner.ImportWatch(imports_pool, url, secret=settings.secret_key.get_secret_value().encode(),
+                                           zone=settings.timezone, lease=settings.import_lease_seconds)
+        imports_task = asyncio.create_task(runner.run(), name="relief-imports") if settings.imports_in_process \
+            else None
         try:
             await delivery.run(stop)
         finally:
+            if imports_task is not None:
+                imports_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await imports_task
+            await imports_pool.close()
             await delivery.close()
 
     asyncio.run(run())
@@ -250,6 +263,21 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def import_file(settings: Settings, args: argparse.Namespace) -> int:
+    from models.imports import ImportKind
+    from relief import import_cli, import_files
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await import_cli.run(conn, settings, path=args.file, incident_id=args.incident,
+                                    kind=ImportKind(args.kind), dry_run=args.dry_run, charset=args.charset)
+
+    try:
+        return asyncio.run(_with_conn(database_url(settings), work))
+    except import_files.Unsupported as exc:
+        print(f"relief: {exc}", file=sys.stderr)
+        return 2
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="relief", description="Relief: disaster relief coordination.")
     commands = top.add_subparsers(dest="command", required=True)
@@ -266,6 +294,15 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "demo", help="load the Doksuri demo incident (once) and print fresh demo dispatcher, approver and org keys"
     )
+    importing = commands.add_parser(
+        "import", help="import a spreadsheet (.csv or .xlsx) of residents, evacuations, donations or impact figures"
+    )
+    importing.add_argument("file", type=Path, help="the .csv (UTF-8 or GB18030) or .xlsx file")
+    importing.add_argument("--incident", type=UUID, required=True, help="the incident's id")
+    importing.add_argument("--kind", required=True, choices=["residents", "evacuations", "donations", "impacts"])
+    importing.add_argument("--dry-run", action="store_true", help="validate every row and write nothing")
+    importing.add_argument("--charset", choices=["utf-8", "gb18030"], default=None,
+                           help="a CSV's encoding (default: UTF-8 if the file decodes as it, else GB18030)")
     key_commands = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="keys_command", required=True
     )
@@ -305,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return demo(settings, args)
         if args.command == "verify-ledger":
             return verify_ledger(settings, args)
+        if args.command == "import":
+            return import_file(settings, args)
         handler = {"create": keys_create, "list": keys_list, "revoke": keys_revoke}[args.keys_command]
         return handler(settings, args)
     except ReliefError as exc:

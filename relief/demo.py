@@ -38,6 +38,7 @@ from relief import (
     calls,
     demo_field,
     demo_impacts,
+    demo_imports,
     demo_sitreps,
     demo_use,
     donations,
@@ -206,6 +207,9 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes) -> UUID:
     people = await _register_households(conn, incident_id, secret, orgs, shelter_ids)
     _progress(f"{sum(e[0] for e in EVACUATIONS)} people in {len(EVACUATIONS)} aggregate evacuations, "
               f"{people} residents registered one by one")
+    imported, refused = await demo_imports.record(conn, dispatcher=staff.dispatcher, incident_id=incident_id,
+                                                  secret=secret, zone="Asia/Shanghai")
+    _progress(f"{imported} residents imported from 临湖镇's spreadsheet ({refused} rows refused, for the errors view)")
     first = await demo_impacts.record_first(conn, dispatcher=staff.dispatcher, incident_id=incident_id)
     initial = await demo_sitreps.issue_initial(conn, dispatcher=staff.dispatcher, incident_id=incident_id)
     _progress(f"{first} impact figures (the districts' first count) and situation report {initial.number} (初报)")

@@ -174,14 +174,16 @@ async def _read(
     Only rows whose transaction is older than every transaction still running are returned
     (txid < pg_snapshot_xmin): such rows can no longer be joined by a row that commits later with a
     smaller position, so a reader resuming from the returned position never skips an event. The cost
-    is that a long-running transaction delays the stream until it ends.
+    is that a long-running transaction delays the stream until it ends. Events an import wrote are
+    passed over like hidden ones (its one import.completed stands for them).
     """
     txid, event_id = decode_position(position)
     # One incident's stream filters in the WHERE clause itself, so it uses the (incident, txid, id) index.
     incident = "e.incident_id = $6 and" if incident_id is not None else ""
     rows = await conn.fetch(
         f"""
-        select e.*, e.txid::text::bigint as txid_number, ($5 or event_visible_to(e, $4)) as visible
+        select e.*, e.txid::text::bigint as txid_number,
+               e.import_id is null and ($5 or event_visible_to(e, $4)) as visible
           from events e
          where {incident} (e.txid, e.id) > ($1::text::xid8, $2)
            and e.txid < pg_snapshot_xmin(pg_current_snapshot())

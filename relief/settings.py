@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a request body may take to arrive; then 408 and the connection closes"
     )
+    imports_in_process: bool = Field(default=True, description="Run queued imports in this process (every replica "
+                                     "may; each import is taken up by one)")
+    import_lease_seconds: float = Field(default=120.0, gt=0, description="An import whose runner has not "
+                                        "finished a batch for this long is taken over by another (it died)")
+    import_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024,
+                                  description="The largest spreadsheet an import takes (bytes); past it, 413")
+    import_body_timeout: float = Field(default=600.0, gt=0,
+                                       description="Seconds an import's upload may take to arrive; then 408")
     idempotency_retention_hours: int = Field(default=24, ge=24, description="Idempotency keys live at least 24 h")
     maintenance_interval: float = Field(default=600.0, gt=0, description="Seconds between purges of old keys")
     deployment_overdue_grace: float = Field(

@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from models.catalogue import minor_units
+from models.catalogue import GOODS_ZH, UNITS_ZH, minor_units
 from models.sitreps import PublicSitrep, Sitrep
 from relief.sitrep_csv import csv
 
@@ -33,14 +33,7 @@ FIGURES = {
     "direct_loss": ("直接经济损失", "Direct economic loss"),
 }
 UNITS = {"people": ("人", "people"), "houses": ("间", "houses"), "ha": ("公顷", "ha"), "CNY": ("元", "CNY")}
-ITEMS_ZH = {
-    "drinking_water": "饮用水", "instant_food": "方便食品", "rice": "大米", "cooking_oil": "食用油", "tent": "帐篷",
-    "quilt": "棉被", "blanket": "毛毯", "folding_bed": "折叠床", "raincoat": "雨衣", "rubber_boots": "雨靴",
-    "life_jacket": "救生衣", "rubber_boat": "橡皮艇", "sandbag": "沙袋", "generator": "发电机", "pump": "抽水泵",
-    "flashlight": "手电筒", "medical_kit": "急救包", "disinfectant": "消毒液", "hygiene_kit": "卫生用品包",
-    "clothing": "衣物",
-    "box": "箱", "kg": "千克", "bottle": "瓶", "piece": "件", "pair": "双", "kit": "包", "set": "套",
-}
+ITEMS_ZH = {**GOODS_ZH, **UNITS_ZH}
 GOODS_UNITS_EN = {"box": "boxes", "bottle": "bottles", "piece": "pcs", "pair": "pairs", "kit": "kits", "set": "sets"}
 
 L: dict[str, dict[str, Any]] = {

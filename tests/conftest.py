@@ -48,7 +48,8 @@ CREDIT_CODES = [
 # Groups of slow tests that need no particular database: .ci/run runs each on one of its two databases
 # (RELIEF_RUN_ELSEWHERE=browser on one run, =contract on the other), so each run stays within its time.
 # Locally, and whenever the variable is unset, everything runs.
-ELSEWHERE_GROUPS = {"browser": "tests/test_console_", "contract": "tests/faults/test_contract.py"}
+ELSEWHERE_GROUPS = {"browser": "tests/test_console_", "contract": "tests/faults/test_contract.py",
+                    "bulk": "tests/test_import_kinds.py"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -220,6 +221,7 @@ class Api:
 
     async def call(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any):
         WATCH.remember(method, path, kw.get("json"), reader=self.watched_as)
+        WATCH.remember_upload(method, path, kw.get("data"), (headers or {}).get("Content-Type", ""))
         response = await self.client.request(method, path, headers=self._headers(headers), **kw)
         body = await response.read()
         # An export is a file that leaves the building, whoever asked for it: nobody's contacts in it.

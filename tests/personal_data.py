@@ -22,15 +22,40 @@ import json
 import logging
 import re
 import sys
+import tempfile
 import traceback
 from typing import Any
+from urllib.parse import parse_qs
 
 _RESIDENT_CREATE = re.compile(r"^/v1/incidents/[^/]+/residents$")
 _DONATION_CREATE = re.compile(r"^/v1/incidents/[^/]+/donations$")
 _ROSTER_SET = re.compile(r"^/v1/pledges/[^/]+/roster$")
+_IMPORT_CREATE = re.compile(r"^/v1/incidents/[^/]+/imports$")
 PUBLIC_PATHS = ("/v1/public/", "/public/")
 STAFF = "staff"
 """The reader dispatchers' and admins' clients name: they read every team's contacts whole."""
+
+
+def _upload_cells(kind: str, data: bytes, content_type: str) -> list[tuple[str, str]]:
+    """(field, value) of every cell of an uploaded sheet, read as the import reads it; [] if unreadable."""
+    from relief import import_files
+
+    try:
+        file_format, charset = import_files.detect(content_type)
+        if file_format == "xlsx":
+            with tempfile.NamedTemporaryFile(suffix=".xlsx") as handle:
+                handle.write(data)
+                handle.flush()
+                rows = list(import_files.xlsx_rows(handle.name))
+        else:
+            sniffer = import_files.CharsetSniffer()
+            sniffer.feed(data)
+            rows = list(import_files.csv_rows([data], charset or sniffer.result()))
+        columns = import_files.map_header(kind, rows[0][1])
+    except (ValueError, IndexError, OSError):
+        return []
+    return [(column.field, value.strip()) for _, cells in rows[1:]
+            for column, value in zip(columns, cells, strict=False) if column is not None and value.strip()]
 
 
 def _variants(value: str) -> set[str]:
@@ -92,6 +117,20 @@ class PersonalDataWatch(logging.Handler):
             value = body.get(field)
             if isinstance(value, str) and len(value.strip()) >= 6:
                 self.values |= _variants(value)
+
+    def remember_upload(self, method: str, path: str, data: Any, content_type: str) -> None:
+        """Note the ID numbers, phones and names in a spreadsheet sent to an import (issue 14)."""
+        route, _, query = path.partition("?")
+        if method != "POST" or not isinstance(data, bytes | bytearray) or not _IMPORT_CREATE.match(route):
+            return
+        kinds = parse_qs(query).get("kind", [])
+        if kinds not in (["residents"], ["donations"]):
+            return
+        for column, value in _upload_cells(kinds[0], bytes(data), content_type):
+            if column in ("id_number", "phone") and len(value) >= 6:
+                self.values |= _variants(value)
+            elif column in ("name", "donor.name") and len(value) >= 2:
+                self.names.add(value)
 
     def _remember_roster(self, body: dict[str, Any], reader: str | None) -> None:
         members = body.get("members")

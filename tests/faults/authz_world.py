@@ -34,10 +34,13 @@ KINDS = {
     "residents": "resident", "webhooks": "webhook", "deliveries": "delivery", "alerts": "alert",
     "disbursements": "disbursement", "sites": "site", "stock-movements": "stock_movement",
     "tasks": "task", "assignments": "assignment", "impacts": "impact", "sitreps": "sitrep",
+    "imports": "spreadsheet",
 }
 SHARED = frozenset({"incident", "call", "draft_call", "money_call", "shelter", "resident", "alert", "disbursement",
                     "spare_disbursement", "approved_disbursement", "site", "stock_movement", "transfer", "open_task",
-                    "impact", "sitrep"})
+                    "impact", "sitrep", "spreadsheet"})
+# A one-row import of an impact figure, as a township sends it.
+SPREADSHEET = "区划代码,指标,数值,来源\n320506,受灾人口,1200,政府\n".encode()
 # A resource in the state the action starts from, so that an allowed caller gets a 2xx, not a 409.
 RESOURCE = {
     ("POST", "/v1/calls/{id}/publish"): "draft_call",
@@ -109,6 +112,7 @@ class World:
     resident: str = ""
     impact: str = ""
     sitrep: str = ""  # report 1 (initial), so a dispatcher's POST issues an update
+    spreadsheet: str = ""  # an import of one impact figure (the bureau's)
     alert: str = ""
     disbursement: str = ""  # proposed by a third dispatcher's key, so the dispatcher and admin may decide it
     spare_disbursement: str = ""  # proposed too
@@ -210,6 +214,9 @@ async def build_world(client: TestClient, dispatcher: Api, admin: Api) -> World:
     w.impact = (await made(await dispatcher.post(f"/v1/incidents/{w.incident}/impacts", json=impact)))["id"]
     sitreps = f"/v1/incidents/{w.incident}/sitreps"
     w.sitrep = (await made(await dispatcher.post(sitreps, json={"kind": "initial"})))["id"]
+    upload = await dispatcher.call("POST", f"/v1/incidents/{w.incident}/imports?kind=impacts", data=SPREADSHEET,
+                                   headers={"Content-Type": "text/csv", **idempotency()})
+    w.spreadsheet = (await made(upload, 202))["id"]
     w.site = (await made(await dispatcher.post(f"/v1/incidents/{w.incident}/sites", json=site_body(w, "A"))))["id"]
     water = {"kind": "goods", "item": "drinking_water", "unit": "box", "quantity": "100", "site_id": w.site}
     await made(await dispatcher.post(f"/v1/incidents/{w.incident}/donations", json=water, headers=idempotency()))

@@ -34,6 +34,7 @@ from tests.faults.authz_world import (
     OWNER,
     OWNERS,
     RESOURCE,
+    SPREADSHEET,
     World,
     build_world,
     idempotency,
@@ -108,7 +109,22 @@ async def with_session(call: Call) -> tuple[int, str]:
         call.client.session.cookie_jar.clear()
 
 
+async def spreadsheet(call: Call) -> tuple[int, str]:
+    """An import's upload is a file, not JSON."""
+    headers = {**call.headers, "Content-Type": "text/csv"}
+    response = await call.api.call("POST", call.path + "?kind=impacts", headers=headers, data=SPREADSHEET)
+    return response.status, await response.text()
+
+
+async def binary(call: Call) -> tuple[int, str]:
+    """A workbook: its bytes, shown as text only to look for ids that must not be in it."""
+    response = await call.api.call(call.op.method, call.path, headers=call.headers)
+    return response.status, (await response.read()).decode("latin-1")
+
+
 CALLERS: dict[tuple[str, str], Callable[[Call], Awaitable[tuple[int, str]]]] = {
+    ("GET", "/v1/imports/templates/{kind}.xlsx"): binary,
+    ("POST", "/v1/incidents/{id}/imports"): spreadsheet,
     ("GET", "/v1/incidents/{id}/stream"): stream,
     ("POST", "/console/session"): sign_in,
     ("GET", "/console/session"): with_session,
@@ -150,6 +166,8 @@ def request_for(op: Operation, principal: str, w: World) -> tuple[str, dict[str,
     if "{id}" in path:
         assert kind is not None, f"{op.method} {op.path}: no resource kind for its {{id}}: add it to KINDS"
         path = path.replace("{id}", w.resource(kind, owner))
+    if "{kind}" in path:  # an import template
+        path = path.replace("{kind}", "impacts")
     if "{receipt_no}" in path:  # a donor checking the receipt they hold: its number and amount
         path = path.replace("{receipt_no}", w.receipt["A"]) + "?amount=500.00"
     if principal == "other" and op.query is not None and "organization_id" in op.query.model_fields:

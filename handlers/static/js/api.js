@@ -58,6 +58,26 @@ export const get = (path, query) => request('GET', path, { query });
 export const post = (path, body, options = {}) => request('POST', path, { ...options, body });
 export const del = (path) => request('DELETE', path);
 
+/**
+ * A file as the request's body, its bytes as they are (imports): `contentType` says what they are, `key` is the
+ * Idempotency-Key (a fresh one per file; the same one only to retry it); the answer is the JSON, as request() gives.
+ */
+export async function upload(path, file, contentType, key, { query, language } = {}) {
+  const headers = { Accept: 'application/json', 'Content-Type': contentType, 'Idempotency-Key': key };
+  if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  if (language) headers['Accept-Language'] = language;
+  const response = await fetch(withQuery(path, query), {
+    method: 'POST', headers, credentials: 'same-origin', body: file,
+  });
+  const type = response.headers.get('Content-Type') || '';
+  const data = type.includes('json') ? await response.json() : await response.text();
+  if (!response.ok) {
+    if (response.status === 401) for (const fn of unauthorized) fn();
+    throw new ApiError(response.status, typeof data === 'object' && data ? data : { detail: String(data) });
+  }
+  return data;
+}
+
 /** Every page of a list (bounded: a screen shows at most maxPages × limit rows). */
 export async function getAll(path, query = {}, maxPages = 10) {
   const items = [];

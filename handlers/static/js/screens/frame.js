@@ -13,9 +13,10 @@ import * as activity from './activity.js';
 import * as field from './field.js';
 import * as impacts from './impacts.js';
 import * as sitreps from './sitreps.js';
+import * as imports from './imports.js';
 import { renderAlarm } from './field_alarm.js';
 
-const TABS = { room, impacts, sitreps, field, pledges, donations, disbursements, stock, shelters, alerts, activity };
+const TABS = { room, impacts, sitreps, imports, field, pledges, donations, disbursements, stock, shelters, alerts, activity };
 let indicator = null;
 
 export function showLiveState(state) {

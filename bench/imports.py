@@ -1,0 +1,146 @@
+"""Benchmark: residents imported from a township's spreadsheet, beside a bare COPY of the same rows.
+
+    make bench-imports                      # or: .venv/bin/python bench/imports.py --rows 10000
+    RELIEF_DATABASE_URL=postgresql://… make bench-imports   # on another server
+
+With `relief serve` on a fresh database holding one incident:
+1. a CSV of `--rows` residents (valid 18-character ID numbers, phones, households) is uploaded to
+   `POST /v1/incidents/{id}/imports?kind=residents` and polled until done: rows/s from the upload to
+   the end, and the server's peak RSS growth (psutil) while it runs;
+2. the same for the same rows as an .xlsx (into a second incident, so nobody is "already present");
+3. in the same run, the ceiling: `COPY` of the same rows, as text, into a bare table of the same
+   columns (no keys, no hash, no events, no counters), by asyncpg on one connection.
+The ratio rows/s ÷ COPY rows/s is the figure to compare (absolute times drift on shared machines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import sys
+import time
+import uuid
+
+import aiohttp
+import asyncpg
+import psutil
+from harness import fresh_database, progress, relief_serve
+from openpyxl import Workbook
+
+from models.keys import Role
+from relief import db, keys
+from relief.auth import SYSTEM
+
+HEADER = ["姓名", "证件号码", "联系电话", "家庭人数", "原住地区划代码", "原住地址"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def resident_id(index: int) -> str:
+    """A valid 18-character resident ID (GB 11643), distinct per index."""
+    first17 = f"130681{19500101 + index // 1000:08d}{index % 1000:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
+    return first17 + check
+
+
+def rows(count: int) -> list[list[str]]:
+    return [[f"居民{n}", resident_id(n), f"139{n:08d}", str(n % 5 + 1), "130681", f"涿州市码头镇{n % 40}村"]
+            for n in range(count)]
+
+
+def as_csv(data: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows([HEADER, *data])
+    return out.getvalue().encode()
+
+
+def as_xlsx(data: list[list[str]]) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(HEADER)
+    for row in data:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def prepare(url: str) -> tuple[str, list[str]]:
+    conn = await db.connect(url)
+    try:
+        await db.migrate(conn)
+        key = (await keys.create(conn, actor=SYSTEM, name="bench dispatcher", role=Role.dispatcher)).key
+        incidents = [str(await conn.fetchval(
+            "insert into incidents (code, title, type, severity, regions, started_at) values ($1, '涿州防汛（压测）',"
+            " 'flood', 'I', '{130681}', now()) returning id", f"BENCH-IMPORT-{n}")) for n in range(2)]
+    finally:
+        await conn.close()
+    return key, incidents
+
+
+async def upload(base: str, key: str, incident: str, data: bytes, content_type: str, pid: int) -> tuple[float, int]:
+    """Seconds from the upload to the import's end, and the server's RSS growth (bytes) meanwhile."""
+    server = psutil.Process(pid)
+    rss0, peak = server.memory_info().rss, 0
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": content_type, "Idempotency-Key": str(uuid.uuid4())}
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(base) as http:
+        async with http.post(f"/v1/incidents/{incident}/imports?kind=residents", data=data, headers=headers) as r:
+            if r.status != 202:
+                sys.exit(f"upload refused: {r.status} {await r.text()}")
+            import_id = (await r.json())["id"]
+        while True:
+            peak = max(peak, server.memory_info().rss - rss0)
+            async with http.get(f"/v1/imports/{import_id}", headers=headers) as r:
+                state = await r.json()
+            if state["state"] in ("done", "failed"):
+                break
+            progress(f"  {state['counts']['read']}/{state['counts']['total']} rows")
+            await asyncio.sleep(0.5)
+    elapsed = time.perf_counter() - started
+    if state["state"] != "done" or state["counts"]["written"] != state["counts"]["total"]:
+        sys.exit(f"import did not write every row: {state['state']} {state['counts']} {state['failure']}")
+    return elapsed, peak
+
+
+async def bare_copy(url: str, data: list[list[str]]) -> float:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("create temporary table bare (name text, id_number text, phone text, household_size int,"
+                           " origin_region text, origin_address text)")
+        records = [(r[0], r[1], r[2], int(r[3]), r[4], r[5]) for r in data]
+        started = time.perf_counter()
+        await conn.copy_records_to_table("bare", records=records)
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    args = parser.parse_args()
+    data = rows(args.rows)
+    with fresh_database() as database:
+        key, incidents = asyncio.run(prepare(database.url))
+        with relief_serve(database) as served:
+            progress(f"CSV: {args.rows} residents")
+            csv_seconds, csv_rss = asyncio.run(upload(served.base, key, incidents[0], as_csv(data), "text/csv",
+                                                      served.pid))
+            progress(f"XLSX: {args.rows} residents")
+            xlsx_seconds, xlsx_rss = asyncio.run(upload(served.base, key, incidents[1], as_xlsx(data), XLSX,
+                                                        served.pid))
+        copy_seconds = asyncio.run(bare_copy(database.url, data))
+    copy_rate = args.rows / copy_seconds
+    print(f"\n{args.rows} residents, same run:")
+    print(f"  bare COPY (the ceiling)   {copy_rate:>10,.0f} rows/s")
+    for name, seconds, rss in (("import, CSV", csv_seconds, csv_rss), ("import, XLSX", xlsx_seconds, xlsx_rss)):
+        rate = args.rows / seconds
+        print(f"  {name:<25} {rate:>10,.0f} rows/s   ratio {rate / copy_rate:.4f}   "
+              f"server RSS growth {rss / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
