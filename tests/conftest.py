@@ -184,7 +184,10 @@ def settings(request: pytest.FixtureRequest) -> Settings:
     # receivers listen on 127.0.0.1, which only private addresses allowed reaches (tests of the guard
     # override this fixture). A test may ask for more, e.g. rate limits raised for a surge, with
     # @pytest.mark.parametrize("settings", [{…}], indirect=True).
-    base = Settings(env="development", log_format="json", worker_in_process=False, webhook_allow_private=True)
+    # Nor an import runner (its listening connection and first claim on every app's start add up over the
+    # suite): the import tests ask for one with {"imports_in_process": True}.
+    base = Settings(env="development", log_format="json", worker_in_process=False, imports_in_process=False,
+                    webhook_allow_private=True)
     return base.model_copy(update=getattr(request, "param", {}))
 
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.console_world import Console, World, expect
 from tests.test_imports import as_csv, rows
 
 RESIDENTS = "/v1/incidents/{incident}/residents"
 
 
+@pytest.mark.parametrize("settings", [{"imports_in_process": True}], indirect=True)
 async def test_a_dispatcher_checks_and_imports_a_sheet_and_a_viewer_cannot(console: Console, lakeside: World):
     page = console.page
     incident = lakeside.incident["id"]

@@ -91,7 +91,7 @@ async def run(api: Api, incident: str, kind: str, data: bytes, *, dry_run: bool 
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize("settings", [{"rate_limit_burst": 10_000}], indirect=True)
+@pytest.mark.parametrize("settings", [{"rate_limit_burst": 10_000, "imports_in_process": True}], indirect=True)
 async def test_a_thousand_rows_with_37_bad_ones(kind: str, dispatcher: Api, conn):
     make, count = KINDS[kind]
     incident = (await (await dispatcher.post("/v1/incidents", json=incident_body())).json())["id"]

@@ -7,10 +7,14 @@ import csv
 import io
 import uuid
 
+import pytest
 from openpyxl import Workbook
 
 from tests.conftest import WATCH, Api, incident_body
 from tests.test_shelters import new_shelter, resident_id
+
+# These imports run in the test's app, as in `relief serve`.
+pytestmark = pytest.mark.parametrize("settings", [{"imports_in_process": True}], indirect=True)
 
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
