@@ -38,7 +38,7 @@ EXPORT_SLOTS = web.AppKey("export_slots", asyncio.Semaphore)
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")  # a reversal's -80.00 is a number, not a formula
 
 
-def _safe(cell: object) -> object:
+def safe_cell(cell: object) -> object:
     """Text that a spreadsheet would run as a formula (=, +, -, @ first) is prefixed with '."""
     if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(cell):
         return "'" + cell
@@ -85,7 +85,7 @@ async def _stream_now(request: web.Request, export: exports.Export, incident_id:
         try:
             async with aclosing(export.rows(conn, incident_id)) as generator:
                 async for row in generator:
-                    writer.writerow([_safe(cell) for cell in row])
+                    writer.writerow([safe_cell(cell) for cell in row])
                     rows += 1
                     if buffer.tell() >= CHUNK_BYTES:
                         async with asyncio.timeout(WRITE_TIMEOUT_SECONDS):  # waits while the client is slow

@@ -10,11 +10,13 @@ import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
+from uuid import UUID
 
 from aiohttp import web
 from pydantic import Field
 
 from handlers.common import idempotency_scope, path_id, pool, principal, query, respond
+from handlers.exports import safe_cell
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
 from models.common import Input
@@ -144,7 +146,7 @@ async def import_errors(request: web.Request) -> web.StreamResponse:
         out.write("\ufeff")
         writer.writerow(["行号 row", "列 column", "原因 reason", *columns])
         async for r in imports.error_rows(conn, import_id):
-            cells = (_safe(r["cells"].get(c, "")) for c in columns)
+            cells = (safe_cell(r["cells"].get(c, "")) for c in columns)
             writer.writerow([r["row_no"], r["column_name"], r["reason"], *cells])
             if out.tell() > 64 * 1024:
                 await response.write(out.getvalue().encode())
@@ -153,12 +155,6 @@ async def import_errors(request: web.Request) -> web.StreamResponse:
         await response.write(out.getvalue().encode())
     await response.write_eof()
     return response
-
-
-def _safe(cell: str) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading '."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@") and not cell.lstrip("+-").replace(".", "", 1).isdigit() \
-        else cell
 
 
 @routes.get("/v1/imports/templates/{kind}.csv", response=None, content_type="text/csv", roles="any key",
@@ -182,8 +178,6 @@ async def template_xlsx(request: web.Request) -> web.Response:
     params = query(request, TemplateQuery)
     regions: list[tuple[str, str]] = []
     if params.incident_id:
-        from uuid import UUID
-
         try:
             incident_uuid = UUID(params.incident_id)
         except ValueError:

@@ -73,13 +73,18 @@ def _matches(request: web.Request, tag: str) -> bool:
     return sent.strip() == "*" or tag in (t.strip() for t in sent.split(","))
 
 
-async def _stored(request: web.Request) -> Sitrep:
+async def _document(request: web.Request) -> str:
+    """The path's report as frozen (its JSON), or 404."""
     sitrep_id = path_id(request)
     async with pool(request).acquire() as conn:
         found = await sitreps.document(conn, sitrep_id=sitrep_id)
     if found is None:
         raise HttpProblem("not-found", f"situation report {sitrep_id} does not exist")
-    return Sitrep.model_validate_json(found[1])
+    return found[1]
+
+
+async def _stored(request: web.Request) -> Sitrep:
+    return Sitrep.model_validate_json(await _document(request))
 
 
 @routes.post("/v1/incidents/{id}/sitreps", body=SitrepCreate, response=Sitrep, status=201,
@@ -176,21 +181,11 @@ async def sitrep_csv(request: web.Request) -> web.Response:
 async def get_sitrep(request: web.Request) -> web.Response:
     """The report's JSON as stored at issue: the same bytes every time."""
     principal(request).require(Role.viewer)
-    sitrep_id = path_id(request)
-    async with pool(request).acquire() as conn:
-        found = await sitreps.document(conn, sitrep_id=sitrep_id)
-    if found is None:
-        raise HttpProblem("not-found", f"situation report {sitrep_id} does not exist")
-    return _frozen(request, found[1].encode(), "application/json", private=True)
+    return _frozen(request, (await _document(request)).encode(), "application/json", private=True)
 
 
 async def _public_document(request: web.Request) -> dict:  # type: ignore[type-arg]
-    sitrep_id = path_id(request)
-    async with pool(request).acquire() as conn:
-        found = await sitreps.document(conn, sitrep_id=sitrep_id)
-    if found is None:
-        raise HttpProblem("not-found", f"situation report {sitrep_id} does not exist")
-    return public_version(json.loads(found[1]))
+    return public_version(json.loads(await _document(request)))
 
 
 @routes.get("/v1/public/sitreps/{id}.html", public=True, database=True, cached=True, query=PageQuery,
