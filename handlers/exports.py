@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import re
 from contextlib import aclosing
 from uuid import UUID
 
@@ -33,16 +32,6 @@ DISPOSITION = {"Content-Disposition": "attachment; filename=\"<incident code>-<n
 CONCURRENT_EXPORTS = 2
 WRITE_TIMEOUT_SECONDS = 30
 EXPORT_SLOTS = web.AppKey("export_slots", asyncio.Semaphore)
-
-
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")  # a reversal's -80.00 is a number, not a formula
-
-
-def safe_cell(cell: object) -> object:
-    """Text that a spreadsheet would run as a formula (=, +, -, @ first) is prefixed with '."""
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(cell):
-        return "'" + cell
-    return cell
 
 
 def setup(app: web.Application) -> None:
@@ -85,7 +74,7 @@ async def _stream_now(request: web.Request, export: exports.Export, incident_id:
         try:
             async with aclosing(export.rows(conn, incident_id)) as generator:
                 async for row in generator:
-                    writer.writerow([safe_cell(cell) for cell in row])
+                    writer.writerow([exports.safe_cell(cell) for cell in row])
                     rows += 1
                     if buffer.tell() >= CHUNK_BYTES:
                         async with asyncio.timeout(WRITE_TIMEOUT_SECONDS):  # waits while the client is slow

@@ -15,6 +15,7 @@ a member and their role (staff may read rosters), never a phone or an emergency 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,16 @@ PREFETCH = 500
 
 # Goods estimates carry no currency of their own on a pledge: the summary counts them in CNY.
 GOODS_VALUE_CURRENCY = "CNY"
+
+
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")  # a reversal's -80.00 is a number, not a formula
+
+
+def safe_cell(cell: object) -> object:
+    """Text that a spreadsheet would run as a formula (=, +, -, @ first) is prefixed with '."""
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(cell):
+        return "'" + cell
+    return cell
 
 
 def cell(value: Any) -> str:

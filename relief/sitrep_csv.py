@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv as _csv
 import io
-import re
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from models.sitreps import Sitrep
+from relief.exports import safe_cell
 
 COLUMNS = [
     ("Report", "#meta+report+num"), ("Kind", "#meta+report+type"), ("Issued at", "#date+reported"),
@@ -22,17 +22,6 @@ COLUMNS = [
     ("Source", "#meta+source"), ("Organization", "#org+name"), ("Item", "#item+name"),
     ("Name", "#meta+name"), ("Unit", "#indicator+unit"), ("Value", "#indicator+num"), ("As of", "#date+observed"),
 ]
-
-# The same rule as the exports' (handlers/exports.py): a spreadsheet runs text that starts with one of
-# these as a formula, but a signed number such as a negative change is data.
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
-
-
-def _safe(cell: str) -> str:
-    if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(cell):
-        return "'" + cell
-    return cell
-
 
 def _rows(sitrep: Sitrep) -> Iterator[dict[str, object]]:
     f, s = sitrep.figures, sitrep.figures.summary
@@ -93,7 +82,7 @@ def csv(sitrep: Sitrep) -> str:
             return format(value, "f")
         if isinstance(value, datetime):  # ISO 8601 with the bureau's offset: exact, and what HXL tools parse
             return value.astimezone(zone).isoformat(timespec="seconds")
-        return _safe(str(value))
+        return safe_cell(str(value))  # the exports' rule: a formula is not run
 
     fixed = {"Report": sitrep.number, "Kind": sitrep.kind.value, "Issued at": sitrep.issued_at,
              "As of": sitrep.figures.as_of}
