@@ -16,7 +16,6 @@ from aiohttp import web
 from pydantic import Field
 
 from handlers.common import idempotency_scope, path_id, pool, principal, query, respond
-from handlers.exports import safe_cell
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
 from models.common import Input
@@ -24,6 +23,7 @@ from models.imports import Import, ImportQuery
 from models.keys import Role
 from relief import import_files, import_templates, imports, incidents
 from relief.app_keys import SETTINGS
+from relief.exports import safe_cell
 
 routes = Routes("imports")
 
@@ -71,7 +71,9 @@ async def _body(request: web.Request, deadline: float) -> AsyncIterator[bytes]:
 
 @routes.post("/v1/incidents/{id}/imports", query=ImportQuery, response=Import, status=202, also=(200,),
              upload=UPLOAD, idempotent=True, roles="admin, dispatcher", errors=(403, 404, 408, 413, 415, 422),
-             headers={"Location": "The import: GET it for its state, progress and refused rows"},
+             headers={"Location": "The import: GET it for its state, progress and refused rows",
+                      "Accept-Language": "(request) en: the refused rows' reasons in English; anything else, or "
+                                         "none, in Chinese (the console sends its own language)"},
              summary="Import a spreadsheet of residents, evacuations, donations or impact figures (202; runs in the "
                      "background); a retried upload with the same Idempotency-Key answers 200 with the same import")
 async def create_import(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from models.common import Actor, Page, dump
 from models.events import EntityRef, Event
 from relief import cursors, masking
 from relief.auth import Principal
+from relief.db import dumps
 
 
 def _payload(value: BaseModel | dict[str, Any] | None) -> dict[str, Any] | None:
@@ -60,6 +61,29 @@ async def emit(conn: asyncpg.Connection, **event: Any) -> int:
     return await conn.fetchval(
         f"insert into events ({COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
         *values(**event),
+    )
+
+
+async def emit_many(conn: asyncpg.Connection, rows: list[list[Any]]) -> None:
+    """Append many events (each a values() list) in one statement, in list order; for set-based
+    writes (imports), in the transaction that made the changes."""
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    # jsonb has no binary codec here (db.init_connection encodes text): the payloads go as text, cast back.
+    before, after = ([None if v is None else dumps(v) for v in column] for column in columns[8:])
+    await conn.execute(
+        f"""
+        insert into events ({COLUMNS})
+        select type, entity_type, entity_id, incident_id, organization_id, actor_key_id, actor_role,
+               actor_organization_id, before::jsonb, after::jsonb
+          from unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::text[],
+                      $8::uuid[], $9::text[], $10::text[]) with ordinality
+               as e(type, entity_type, entity_id, incident_id, organization_id, actor_key_id, actor_role,
+                    actor_organization_id, before, after, n)
+         order by n
+        """,
+        *columns[:8], before, after,
     )
 
 

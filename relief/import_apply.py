@@ -25,9 +25,12 @@ _DONATION: TypeAdapter[Any] = TypeAdapter(DonationCreate)
 
 
 class RowError(Exception):
-    def __init__(self, column: str, reason: str) -> None:
+    """A refused row: the field (or column letter) and the reason in English; `error` is pydantic's own
+    record of it when the model refused, so the reason can be told in Chinese (relief/import_reasons.py)."""
+
+    def __init__(self, column: str, reason: str, error: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
-        self.column, self.reason = column, reason
+        self.column, self.reason, self.error = column, reason, error
 
 
 @dataclass
@@ -76,7 +79,7 @@ def validation_error(exc: ValidationError, fields: list[str]) -> RowError:
     if not loc:
         words = set(re.findall(r"[a-z_]+", reason.lower()))
         loc = [next((f for f in fields if f in words or f + "s" in words), "")]
-    return RowError(".".join(loc), reason)
+    return RowError(".".join(loc), reason, dict(first))
 
 
 def domain_error(exc: ReliefError) -> RowError:
@@ -97,60 +100,80 @@ async def _row_key(conn: asyncpg.Connection, ctx: Context, kind: str, key: str) 
     ) is not None
 
 
-async def apply(conn: asyncpg.Connection, ctx: Context, kind: str, body: dict[str, Any], refs: dict[str, str],
-                key: str) -> str:
+@dataclass
+class Prepared:
+    """A row past its model: the validated body, and where a resident checks in."""
+
+    data: Any
+    shelter: UUID | None = None
+
+
+def prepare(ctx: Context, kind: str, body: dict[str, Any], refs: dict[str, str]) -> Prepared:
+    """The row's model, by the API's own validation, references resolved; RowError when refused.
+    No database: the runner validates a whole batch first, then writes it (relief/import_bulk.py)."""
     try:
         if kind == "residents":
-            return await _resident(conn, ctx, body, refs)
+            assisted = _ref(ctx.organizations, refs.get("assisted_by"), "assisted_by", "organization")
+            shelter = _ref(ctx.shelters, refs.get("shelter"), "shelter", "shelter")
+            data = ResidentCreate.model_validate({**body, **({"assisted_by": str(assisted)} if assisted else {})})
+            return Prepared(data, shelter)
         if kind == "evacuations":
-            return await _evacuation(conn, ctx, body, refs, key)
+            assisted = _ref(ctx.organizations, refs.get("assisted_by"), "assisted_by", "organization")
+            shelter = _ref(ctx.shelters, refs.get("shelter"), "shelter", "shelter")
+            extra = {k: str(v) for k, v in (("assisted_by", assisted), ("shelter_id", shelter)) if v}
+            return Prepared(EvacuationCreate.model_validate({**body, **extra}))
         if kind == "donations":
-            return await _donation(conn, ctx, body, refs, key)
-        return await _impact(conn, ctx, body, refs, key)
+            donor = dict(body.get("donor") or {})
+            organization = _ref(ctx.organizations, refs.get("donor.organization"), "donor.organization",
+                                "organization")
+            if organization:
+                donor["organization_id"] = str(organization)
+            site = _ref(ctx.sites, refs.get("site"), "site", "site")
+            shelter = _ref(ctx.shelters, refs.get("shelter"), "shelter", "shelter")
+            extra = {k: str(v) for k, v in (("site_id", site), ("shelter_id", shelter)) if v}
+            return Prepared(_DONATION.validate_python({**body, **({"donor": donor} if donor else {}), **extra}))
+        organization = _ref(ctx.organizations, refs.get("organization"), "organization", "organization")
+        return Prepared(ImpactCreate.model_validate(
+            {**body, **({"organization_id": str(organization)} if organization else {})}))
     except ValidationError as exc:
         raise validation_error(exc, [*body, *refs]) from None
+
+
+async def apply(conn: asyncpg.Connection, ctx: Context, kind: str, row: Prepared, key: str) -> str:
+    """Write one prepared row through its API use case: "written" or "present"; RowError when refused."""
+    try:
+        if kind == "residents":
+            return await _resident(conn, ctx, row)
+        if kind == "evacuations":
+            return await _evacuation(conn, ctx, row.data, key)
+        if kind == "donations":
+            return await _donation(conn, ctx, row.data, key)
+        return await _impact(conn, ctx, row.data, key)
     except (Invalid, Conflict, NotFound) as exc:
         raise domain_error(exc) from None
 
 
-async def _resident(conn: asyncpg.Connection, ctx: Context, body: dict[str, Any], refs: dict[str, str]) -> str:
-    assisted = _ref(ctx.organizations, refs.get("assisted_by"), "assisted_by", "organization")
-    shelter = _ref(ctx.shelters, refs.get("shelter"), "shelter", "shelter")
-    data = ResidentCreate.model_validate({**body, **({"assisted_by": str(assisted)} if assisted else {})})
-    resident, duplicate = await residents.register(conn, actor=ctx.actor, incident_id=ctx.incident_id, data=data,
+async def _resident(conn: asyncpg.Connection, ctx: Context, row: Prepared) -> str:
+    resident, duplicate = await residents.register(conn, actor=ctx.actor, incident_id=ctx.incident_id, data=row.data,
                                                    secret=ctx.secret)
     if duplicate:
         return "present"
-    if shelter is not None:
+    if row.shelter is not None:
         try:
-            await residents.checkin(conn, actor=ctx.actor, resident_id=resident.id, shelter_id=shelter)
+            await residents.checkin(conn, actor=ctx.actor, resident_id=resident.id, shelter_id=row.shelter)
         except Conflict as exc:
             raise RowError("shelter", exc.detail) from None
     return "written"
 
 
-async def _evacuation(conn: asyncpg.Connection, ctx: Context, body: dict[str, Any], refs: dict[str, str],
-                      key: str) -> str:
-    assisted = _ref(ctx.organizations, refs.get("assisted_by"), "assisted_by", "organization")
-    shelter = _ref(ctx.shelters, refs.get("shelter"), "shelter", "shelter")
-    extra = {k: str(v) for k, v in (("assisted_by", assisted), ("shelter_id", shelter)) if v}
-    data = EvacuationCreate.model_validate({**body, **extra})
+async def _evacuation(conn: asyncpg.Connection, ctx: Context, data: EvacuationCreate, key: str) -> str:
     if not await _row_key(conn, ctx, "evacuations", key):
         return "present"
     await residents.record_evacuation(conn, actor=ctx.actor, incident_id=ctx.incident_id, data=data)
     return "written"
 
 
-async def _donation(conn: asyncpg.Connection, ctx: Context, body: dict[str, Any], refs: dict[str, str],
-                    key: str) -> str:
-    donor = dict(body.get("donor") or {})
-    organization = _ref(ctx.organizations, refs.get("donor.organization"), "donor.organization", "organization")
-    if organization:
-        donor["organization_id"] = str(organization)
-    site = _ref(ctx.sites, refs.get("site"), "site", "site")
-    shelter = _ref(ctx.shelters, refs.get("shelter"), "shelter", "shelter")
-    extra = {k: str(v) for k, v in (("site_id", site), ("shelter_id", shelter)) if v}
-    data = _DONATION.validate_python({**body, **({"donor": donor} if donor else {}), **extra})
+async def _donation(conn: asyncpg.Connection, ctx: Context, data: Any, key: str) -> str:
     if data.receipt_no is not None:
         if await conn.fetchval("select 1 from donations where incident_id = $1 and receipt_no = $2",
                                ctx.incident_id, data.receipt_no):
@@ -161,14 +184,11 @@ async def _donation(conn: asyncpg.Connection, ctx: Context, body: dict[str, Any]
     return "written"
 
 
-async def _impact(conn: asyncpg.Connection, ctx: Context, body: dict[str, Any], refs: dict[str, str],
-                  key: str) -> str:
-    organization = _ref(ctx.organizations, refs.get("organization"), "organization", "organization")
-    data = ImpactCreate.model_validate({**body, **({"organization_id": str(organization)} if organization else {})})
+async def _impact(conn: asyncpg.Connection, ctx: Context, data: ImpactCreate, key: str) -> str:
     if not await _row_key(conn, ctx, "impacts", key):
         return "present"
     await impacts.record(conn, actor=ctx.actor, incident_id=ctx.incident_id, data=data)
     return "written"
 
 
-__all__ = ["Context", "RowError", "apply"]
+__all__ = ["Context", "Prepared", "RowError", "apply", "prepare"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -20,9 +21,10 @@ import structlog
 from pydantic import BaseModel
 
 from models.keys import Role
-from relief import db, events, import_files, imports, masking, residents
+from relief import db, events, import_bulk, import_files, import_reasons, imports, masking, residents
 from relief.auth import Principal
-from relief.import_apply import Context, RowError, apply
+from relief.errors import Conflict, Invalid, NotFound
+from relief.import_apply import Context, Prepared, RowError, apply, domain_error, prepare
 
 log = structlog.get_logger("relief.imports")
 
@@ -41,6 +43,21 @@ returning *
 """
 
 Progress = Callable[[int, int | None], None]
+
+
+_Refusal = tuple[int, str, str, dict[str, str]]
+
+
+@dataclass
+class _Queued:
+    """A valid row waiting for its batch's set-based write."""
+
+    row_no: int
+    columns: list[import_files.Column | None]
+    cells: list[str]
+    prepared: Prepared
+    key: str
+    identity: str
 
 
 class LostClaim(Exception):
@@ -83,17 +100,21 @@ class _Run:
 
     async def batch(self, columns: list[import_files.Column | None], rows: list[tuple[int, list[str]]]) -> None:
         conn, dry = self.conn, self.record["dry_run"]
-        refused: list[tuple[int, str, str, dict[str, str]]] = []
+        refused: list[_Refusal] = []
         counts = dict(self.counts)
         async with conn.transaction():
             await conn.execute(db.FENCE_SHARED)
             await conn.execute("select set_config('relief.import_id', $1, true)", str(self.ctx.import_id))
             try:
                 async with conn.transaction():
+                    queued: list[_Queued] = []
                     for row_no, cells in rows:
-                        outcome = await self._row(columns, row_no, cells, refused)
-                        counts[outcome] += 1
+                        outcome = await self._row(columns, row_no, cells, refused, queued)
                         counts["read"] += 1
+                        if outcome != "queued":
+                            counts[outcome] += 1
+                    for outcome in await self._set(queued, refused):
+                        counts[outcome] += 1
                     if dry:
                         raise _Rollback
             except _Rollback:
@@ -124,35 +145,86 @@ class _Run:
             self.progress(counts["read"], self.record["rows_total"])
 
     async def _row(self, columns: list[import_files.Column | None], row_no: int, cells: list[str],
-                   refused: list[tuple[int, str, str, dict[str, str]]]) -> str:
-        shown = masked_cells(columns, cells)
+                   refused: list[_Refusal], queued: list[_Queued]) -> str:
         body = import_files.row_body(self.kind, columns, cells, zone=self.zone)
         if "_error" in body:
-            refused.append((row_no, body["_error"]["column"], body["_error"]["reason"], shown))
+            self._refuse(refused, row_no, columns, cells, RowError(body["_error"]["column"], body["_error"]["reason"]))
             return "refused"
-        key = body.get("_key") or import_files.normalized_key(self.kind, body)
+        explicit = body.pop("_key", None)
         refs = body.pop("_refs", {})
-        body.pop("_key", None)
-        identity = _identity(self.kind, body, key, self.ctx.secret)
+        try:
+            prepared = prepare(self.ctx, self.kind, body, refs)
+        except RowError as exc:
+            self._refuse(refused, row_no, columns, cells, exc)
+            return "refused"
+        identity = key = _identity(self.kind, prepared, body, refs, explicit, self.ctx.secret)
         if identity in self.seen:
             return "duplicate"
-        try:
-            async with self.conn.transaction():  # a refused row takes back only its own writes
-                outcome = await apply(self.conn, self.ctx, self.kind, body, refs, key)
-        except RowError as exc:
-            refused.append((row_no, _header_name(columns, exc.column) or exc.column, exc.reason, shown))
-            return "refused"
         self.seen.add(identity)
-        return outcome
+        if import_bulk.takes(self.kind, prepared):
+            queued.append(_Queued(row_no, columns, cells, prepared, key, identity))
+            return "queued"
+        return await self._one(_Queued(row_no, columns, cells, prepared, key, identity), refused)
+
+    def _refuse(self, refused: list[_Refusal], row_no: int, columns: list[import_files.Column | None],
+                cells: list[str], error: RowError) -> None:
+        """Note a refused row: its column as the file's header names it, the reason in the import's
+        language (the console's, or Chinese), its cells masked."""
+        language = self.record["language"]
+        reason = (import_reasons.from_pydantic(error.error, language) if error.error is not None
+                  else import_reasons.translate(error.reason, language))
+        refused.append((row_no, _header_name(columns, error.column) or error.column, reason,
+                        masked_cells(columns, cells)))
+
+    async def _one(self, row: _Queued, refused: list[_Refusal]) -> str:
+        """One row through its use case; a refused row takes back only its own writes."""
+        try:
+            async with self.conn.transaction():
+                return await apply(self.conn, self.ctx, self.kind, row.prepared, row.key)
+        except RowError as exc:
+            self.seen.discard(row.identity)  # not written: the same row later in the file may be
+            self._refuse(refused, row.row_no, row.columns, row.cells, exc)
+            return "refused"
+        except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+            # A rule the API's models do not know yet: this row is refused, the rest go on (an error here
+            # would stop the import and its retries would meet the same row for ever).
+            self.seen.discard(row.identity)
+            log.warning("import_row_refused_by_database", import_id=str(self.ctx.import_id), row=row.row_no,
+                        error=type(exc).__name__, constraint=getattr(exc, "constraint_name", None))
+            name = getattr(exc, "constraint_name", None) or type(exc).__name__
+            self._refuse(refused, row.row_no, row.columns, row.cells,
+                         RowError("", f"the database refused the row ({name})"))
+            return "refused"
+
+    async def _set(self, queued: list[_Queued], refused: list[_Refusal]) -> list[str]:
+        """The batch's queued rows in one set-based write (relief/import_bulk.py): their outcomes. A set
+        the database refuses is taken again row by row, so the refusal lands on its row."""
+        if not queued:
+            return []
+        try:
+            async with self.conn.transaction():
+                written = await import_bulk.write(self.conn, self.ctx, self.kind,
+                                                  [(q.prepared, q.key) for q in queued])
+        except (Invalid, Conflict, NotFound) as exc:  # the incident is closed or gone: every row says so
+            error = domain_error(exc)
+            for q in queued:
+                self._refuse(refused, q.row_no, q.columns, q.cells, error)
+            return ["refused"] * len(queued)
+        except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+            log.info("import_set_refused", import_id=str(self.ctx.import_id), error=type(exc).__name__)
+            return [await self._one(q, refused) for q in queued]
+        return ["written"] * written + ["present"] * (len(queued) - written)
 
 
-def _identity(kind: str, body: dict[str, Any], key: str, secret: bytes) -> str:
-    """What makes two rows of one file the same: the person, the receipt, else the row key."""
-    if kind == "residents" and body.get("id_number"):
-        return residents.id_hash(secret, str(body["id_number"])).hex()
-    if kind == "donations" and body.get("receipt_no"):
-        return "receipt:" + str(body["receipt_no"])
-    return key
+def _identity(kind: str, row: Prepared, body: dict[str, Any], refs: dict[str, str], explicit: str | None,
+              secret: bytes) -> str:
+    """What makes two rows the same, in one file or across imports: the person (the keyed hash of the
+    ID number, hex), the receipt, else the row key (the key column, or a hash of the row's values)."""
+    if kind == "residents":
+        return residents.id_hash(secret, row.data.id_number).hex()  # as register() hashes it
+    if kind == "donations" and row.data.receipt_no is not None:
+        return "receipt:" + row.data.receipt_no
+    return explicit or import_files.normalized_key(kind, {**body, **({"_refs": refs} if refs else {})})
 
 
 def _count(rows: Iterator[tuple[int, list[str]]]) -> int:

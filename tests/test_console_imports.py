@@ -58,6 +58,7 @@ async def test_a_dispatcher_checks_and_imports_a_sheet_and_a_viewer_cannot(conso
     await expect(refused.locator("tbody tr")).to_have_count(1)
     row = refused.locator("tr[data-row='3']")
     await expect(row).to_contain_text("证件号码")
+    await expect(row).to_contain_text("校验码不符")  # the reason in the console's language
     await expect(row).to_contain_text("居民1")
     await expect(row).to_contain_text("****")  # the ID number and the phone, masked
     await expect(page.locator("#notice")).to_have_text("检查完成：2 行可以写入，1 行被拒绝（什么也没有写入）")
