@@ -36,6 +36,8 @@ pytest_plugins = ["tests.webhook_world", "tests.console_world"]
 ROOT = Path(__file__).resolve().parent.parent
 # Every database this run makes carries this id (CI sets it, so its clean-up can find leftovers).
 RUN = os.environ.get("RELIEF_TEST_RUN_ID") or uuid.uuid4().hex[:8]
+# Under pytest-xdist each worker is a process of its own, with its own template and clones.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 # Valid unified social credit codes (GB 32100-2015 check characters), for fixtures and tests.
 CREDIT_CODES = [
@@ -108,7 +110,7 @@ def server_url() -> str:
 @pytest.fixture(scope="session")
 def template(server_url: str) -> Iterator[str]:
     """A database with every migration applied, cloned for each test."""
-    name = f"relief_tmpl_{RUN}"
+    name = f"relief_tmpl_{RUN}{WORKER}"
     asyncio.run(_create_template(server_url, name))
     yield name
     asyncio.run(_drop(server_url, [name]))
@@ -117,7 +119,7 @@ def template(server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def clones(server_url: str, template: str) -> Iterator[Clones]:
     """Fresh clones of the template, made ahead while earlier tests run (tests/clones.py)."""
-    made = Clones(server_url, template, prefix=f"relief_t_{RUN}_")
+    made = Clones(server_url, template, prefix=f"relief_t_{RUN}{WORKER}_")
     yield made
     made.close()
 
