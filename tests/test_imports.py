@@ -66,13 +66,17 @@ async def upload(api: Api, incident: str, data: bytes, *, content_type: str = CS
     return await response.json()
 
 
-async def finished(api: Api, import_id: str) -> dict:
-    for _ in range(400):
+async def finished(api: Api, import_id: str, *, within: float = 60.0) -> dict:
+    # A bound, not a speed test: 1,000 donations (each chained in the ledger) take a few seconds alone,
+    # several times that on a machine running two suites at once (seen: 500 rows in 20 s).
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
         state = await (await api.get(f"/v1/imports/{import_id}")).json()
         if state["state"] in ("done", "failed"):
             return state
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"import {import_id} did not finish within {within:g} s: {state}")
         await asyncio.sleep(0.05)
-    raise AssertionError(f"import {import_id} did not finish: {state}")
 
 
 async def test_a_dry_run_lists_the_bad_rows_and_writes_nothing_then_the_run_writes_the_rest(dispatcher, conn):

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,15 +13,12 @@ import aiohttp
 import pytest
 
 from tests.conftest import RELIEF_BIN, incident_body, relief_env
+from tests.ports import free_port
 
 START_SECONDS = 20.0
 STOP_SECONDS = 10.0
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Served:

@@ -13,7 +13,8 @@ import aiohttp
 
 from relief import db
 from tests.conftest import RELIEF_BIN, relief_env
-from tests.faults.conftest import Served, free_port, make_world
+from tests.faults.conftest import Served, make_world
+from tests.ports import free_port
 from tests.test_shelters import resident_id
 
 ROWS = 2000

@@ -23,13 +23,13 @@ from tests.faults.conftest import (
     Served,
     World,
     committed_of,
-    free_port,
     make_world,
     pledge_rows,
     pledge_until_acknowledged,
     setting,
     unacceptable,
 )
+from tests.ports import free_port
 
 PLEDGERS = 16
 UP_SECONDS = 0.8  # pledging time between kills

@@ -26,7 +26,6 @@ from tests.faults.conftest import (
     Served,
     World,
     committed_of,
-    free_port,
     make_world,
     pledge_rows,
     pledge_until_acknowledged,
@@ -34,6 +33,7 @@ from tests.faults.conftest import (
     setting,
     unacceptable,
 )
+from tests.ports import free_port
 
 RECOVERY_SECONDS = 5.0
 MEASURE_SECONDS = 15.0  # how long we wait to measure a recovery that is already too slow
