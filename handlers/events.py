@@ -7,6 +7,7 @@ from aiohttp import web
 from handlers.common import pool, principal, query, respond
 from handlers.routing import Routes
 from models.common import Page
+from models.event_payloads import payload_schema
 from models.events import EVENT_TYPES, Event, EventQuery, EventType, EventTypes
 from models.keys import Role
 from relief import events, masking
@@ -37,7 +38,9 @@ async def list_events(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/event-types", response=EventTypes, public=True,
-            summary="Every event type Relief emits, with what it means (webhook filters take these)")
+            summary="Every event type Relief emits, with what it means and the schema of its payload "
+            "(webhook filters take these)")
 async def event_types(request: web.Request) -> web.Response:
     """The event catalog: what a webhook subscription's event_types may name (or a family, `sitrep.*`)."""
-    return respond(EventTypes(items=[EventType(type=t, description=d) for t, d in EVENT_TYPES.items()]))
+    return respond(EventTypes(items=[EventType(type=t, description=d, payload_schema=payload_schema(t))
+                                     for t, d in EVENT_TYPES.items()]))

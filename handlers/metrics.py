@@ -69,6 +69,12 @@ class Metrics:
         self.lag = Gauge("relief_webhook_delivery_lag_seconds",
                          "How long the oldest due delivery of an active subscription has waited",
                          registry=self.registry)
+        self.breakers_open = Gauge("relief_webhook_destinations_open",
+                                   "Destinations (host:port) whose circuit breaker is open: probed, not sent to",
+                                   registry=self.registry)
+        self.destinations_held = Gauge("relief_webhook_destinations_held",
+                                       "Destinations getting no attempts now (breaker open, or a Retry-After)",
+                                       registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -106,6 +112,8 @@ async def metrics(request: web.Request) -> web.Response:
         recorded.outbox.set(backlog["outbox"])
         recorded.pending.set(backlog["pending"])
         recorded.lag.set(float(backlog["lag"]))
+        recorded.breakers_open.set(backlog["destinations_open"])
+        recorded.destinations_held.set(backlog["destinations_held"])
     except (*db.UNAVAILABLE_ERRORS, TimeoutError):  # the rest still answers; /readyz tells about the database
         pass
     return web.Response(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 import relief
+from handlers import openapi_webhooks
 from handlers.problems import PROBLEM_TYPES
 from handlers.routing import Operation
 from models.common import Problem
@@ -150,14 +151,14 @@ def build(operations: list[Operation]) -> dict[str, Any]:
     """The whole document; every served operation appears, with its security and its errors."""
     models: list[tuple[type[BaseModel], str]] = [(Problem, "serialization")]
     others: list[tuple[Any, str]] = []  # unions and other non-model types, e.g. CallCreate
-    for op in operations:
-        for schema_type, mode in ((op.body, "validation"), (op.response, "serialization")):
-            if schema_type is None:
-                continue
-            if isinstance(schema_type, type) and issubclass(schema_type, BaseModel):
-                models.append((schema_type, mode))
-            else:
-                others.append((schema_type, mode))
+    used = [pair for op in operations for pair in ((op.body, "validation"), (op.response, "serialization"))]
+    for schema_type, mode in used + openapi_webhooks.schema_types():
+        if schema_type is None:
+            continue
+        if isinstance(schema_type, type) and issubclass(schema_type, BaseModel):
+            models.append((schema_type, mode))
+        else:
+            others.append((schema_type, mode))
     refs: dict[tuple[Any, str], Any]
     refs, definitions = models_json_schema(  # type: ignore[assignment]
         list(dict.fromkeys(models)), ref_template="#/components/schemas/{model}"
@@ -243,6 +244,7 @@ def build(operations: list[Operation]) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "paths": paths,
+        "webhooks": openapi_webhooks.section(refs, schemas),
         "components": {
             "schemas": schemas,
             "securitySchemes": {

@@ -12,6 +12,8 @@ from models.common import Page
 from models.webhooks import (
     Delivery,
     DeliveryQuery,
+    RecoverRequest,
+    Recovery,
     Webhook,
     WebhookCreate,
     WebhookQuery,
@@ -137,6 +139,24 @@ async def resume_webhook(request: web.Request) -> web.Response:
     async with pool(request).acquire() as conn:
         return respond(_shown(request, await webhooks.set_status(conn, actor=caller, webhook_id=webhook_id,
                                                                  action="resume")))
+
+
+@routes.post("/v1/webhooks/{id}/recover", body=RecoverRequest, response=Recovery, status=202, roles=OPERATORS,
+             errors=(403, 404, 409, 422),
+             summary="Send again what a subscription missed in a time range (after an outage, or while disabled)")
+async def recover_webhook(request: web.Request) -> web.Response:
+    """Re-sends every failed delivery of the events committed in [since, until), and makes the
+    deliveries of matching events that got none (those committed while the subscription was disabled),
+    each with a webhook-id of its own, once. At most 10,000 per call: while `more`, call again with the
+    same range (nothing queued is queued twice). `since` must lie within the delivery retention (422);
+    a disabled subscription is resumed first (409)."""
+    caller, webhook_id = principal(request), path_id(request)
+    data = await body(request, RecoverRequest)
+    async with pool(request).acquire() as conn:
+        recovery = await deliveries.recover(conn, actor=caller, webhook_id=webhook_id, since=data.since,
+                                            until=data.until,
+                                            retention_days=request.app[SETTINGS].webhook_retention_days)
+    return respond(recovery, status=202)
 
 
 @routes.post("/v1/webhooks/{id}/test", response=Delivery, status=202, roles=OWNERS, errors=(403, 404))

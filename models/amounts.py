@@ -73,7 +73,10 @@ Amount = Quantity
 NonNegative = Annotated[
     _Exact, Field(ge=0, max_digits=18, decimal_places=4), WithJsonSchema(_decimal_schema(positive=False))
 ]
-Counter = _Exact
+# Shown, a counter is always a decimal string: say so in the schema, so that receivers (and the
+# examples generated from it) know a string of digits comes, not any text.
+Counter = Annotated[_Exact, WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+                                            "examples": ["120"]}, mode="serialization")]
 """A counter as the API shows it: a decimal string."""
 
 _INTEGER_TEXT = re.compile(r"-?[0-9]+")

@@ -37,7 +37,15 @@ def _storable(value: datetime) -> datetime:
     return value.astimezone(UTC)  # the API speaks UTC, whatever offset the client wrote
 
 
-Timestamp = Annotated[AwareDatetime, AfterValidator(_storable)]
+def _not_a_number(value: Any) -> Any:
+    # pydantic's lax datetime takes a number as Unix seconds; the schema says an ISO 8601 string, and a
+    # bare 0 is far more likely a client's bug than the first second of 1970.
+    if isinstance(value, int | float):
+        raise ValueError("a time is an ISO 8601 string with its offset, e.g. 2023-07-29T08:00:00+08:00")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_storable)]
 
 
 def _json_number(value: Any) -> Any:

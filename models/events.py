@@ -43,6 +43,9 @@ class IncidentEventQuery(ListQuery):
 class EventType(Output):
     type: str = Field(examples=["sitrep.issued"])
     description: str
+    payload_schema: dict[str, Any] = Field(
+        description="The JSON Schema (2020-12) of the envelope's `data` for this type, as webhooks and streams "
+        "send it (models/event_payloads.py)")
 
 
 class EventTypes(Output):
@@ -128,5 +131,6 @@ EVENT_TYPES: dict[str, str] = {
     "webhook.paused": "a subscription was paused",
     "webhook.resumed": "a subscription was resumed",
     "webhook.disabled": "a subscription failing for days was disabled",
+    "webhook.recovered": "what a subscription missed in a time range was queued again (POST …/recover)",
     "webhook.test": "a test delivery asked for by the owner",
 }

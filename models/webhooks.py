@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from models.catalogue import Skill
 from models.common import Input, ListQuery, Output, Patch, Timestamp
@@ -27,6 +28,11 @@ def _check_pattern(value: str) -> str:
         raise ValueError(f"unknown event family {family!r}; known: {', '.join(FAMILIES)}")
     if name != "*" and not name.replace("_", "").isalpha():
         raise ValueError("an event name is lower-case letters and underscores, or *")
+    # A misspelt type would subscribe to nothing, silently: refuse it, and name what was probably meant.
+    if name != "*" and value not in EVENT_TYPES:
+        close = difflib.get_close_matches(value, EVENT_TYPES, n=3, cutoff=0.8)
+        hint = f"; did you mean {' or '.join(close)}?" if close else f"; GET /v1/event-types lists them, or {family}.*"
+        raise ValueError(f"no event type {value!r}{hint}")
     return value
 
 
@@ -46,6 +52,21 @@ class WebhookStatus(StrEnum):
     disabled = "disabled"  # by 410 Gone or days of failures; resume re-enables
 
 
+class WebhookFormat(StrEnum):
+    json = "json"  # the event envelope {"id", "type", "timestamp", "incident_id", "data"}
+    cap = "cap"  # alerts as CAP 1.2 documents (application/cap+xml), signed with the same headers
+
+
+CAP_EVENT_TYPES = ("alert.broadcast", "alert.*")
+
+
+def cap_refusal(format: WebhookFormat, event_types: list[str]) -> str | None:
+    """Why a subscription's format and event types do not go together, or None."""
+    if format == WebhookFormat.cap and any(t not in CAP_EVENT_TYPES for t in event_types):
+        return "a CAP subscription takes alert.broadcast (or alert.*) only: CAP documents carry alerts"
+    return None
+
+
 class WebhookCreate(Input):
     url: Url = Field(description="Where to POST events; https outside development; public addresses only")
     event_types: list[EventPattern] = Field(default=["*"], min_length=1, max_length=50)
@@ -57,6 +78,15 @@ class WebhookCreate(Input):
         default=[], max_length=50, description="Personnel calls only for these skills (other events pass)"
     )
     description: Description = ""
+    format: WebhookFormat = Field(default=WebhookFormat.json, description="json: the event envelope; cap: alerts "
+                                  "as CAP 1.2 XML (event_types then alert.broadcast or alert.* only)")
+
+    @model_validator(mode="after")
+    def _cap_takes_alerts(self) -> WebhookCreate:
+        refusal = cap_refusal(self.format, self.event_types)
+        if refusal:
+            raise ValueError(refusal)
+        return self
 
 
 class WebhookUpdate(Patch):
@@ -66,6 +96,23 @@ class WebhookUpdate(Patch):
     regions: list[RegionPrefix] | None = Field(default=None, max_length=100)
     skills: list[Skill] | None = Field(default=None, max_length=50)
     description: Description | None = None
+    format: WebhookFormat | None = None
+
+
+class BreakerState(StrEnum):
+    closed = "closed"  # attempts go out as scheduled
+    open = "open"  # the destination failed too often in a row: one probe per interval until it answers
+    held = "held"  # the destination asked for a pause (Retry-After): nothing goes to it until then
+
+
+class Breaker(Output):
+    """The health of the subscription's destination (its host:port), shared by every subscription there."""
+
+    state: BreakerState = BreakerState.closed
+    consecutive_failures: int = Field(default=0, description="No answer, timeouts, 429, 502, 503 or 504 in a row")
+    opened_at: Timestamp | None = None
+    held_until: Timestamp | None = Field(default=None, description="No attempt before then (the next probe, or "
+                                         "the receiver's Retry-After)")
 
 
 class Webhook(Output):
@@ -77,6 +124,7 @@ class Webhook(Output):
     incidents: list[UUID]
     regions: list[str]
     skills: list[str]
+    format: WebhookFormat = WebhookFormat.json
     status: WebhookStatus
     held: bool = Field(
         default=False,
@@ -85,6 +133,7 @@ class Webhook(Output):
     )
     disabled_reason: str | None
     failing_since: Timestamp | None = Field(description="Deliveries have failed since then; null when healthy")
+    breaker: Breaker = Field(default_factory=Breaker, description="Its destination's circuit breaker")
     previous_secret_expires_at: Timestamp | None = Field(
         description="After a rotation the previous secret also signs until then"
     )
@@ -136,3 +185,23 @@ class DeliveryQuery(ListQuery):
     status: DeliveryStatus | None = None
     event_type: str | None = Field(default=None, max_length=100)
 
+
+
+class RecoverRequest(Input):
+    since: Timestamp = Field(description="Events committed from then on (within the delivery retention)",
+                             examples=["2023-07-29T08:00:00+08:00"])
+    until: Timestamp | None = Field(default=None, description="…and before then; now when left out")
+
+
+class Recovery(Output):
+    """What a recovery queued: failed deliveries sent again, and deliveries made for events that matched
+    while the subscription was disabled (or otherwise got none)."""
+
+    webhook_id: UUID
+    since: Timestamp
+    until: Timestamp
+    resent: int = Field(description="Failed deliveries put back to pending, sent again with their webhook-id")
+    created: int = Field(description="New deliveries for events that had none for this subscription")
+    more: bool = Field(description="The range held more than one call handles: call again with the same range "
+                                   "(what is queued already is not queued twice)")
+    handled_until: Timestamp | None = Field(description="When `more`: the commit time of the last event handled")

@@ -10,7 +10,10 @@ from datetime import datetime, timedelta
 from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
+import asyncpg
+
 from models.alerts import NOT_XML, Alert
+from relief import alerts
 
 NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 MEDIA_TYPE = "application/cap+xml"  # the media type CAP documents are served with, not plain XML
@@ -82,3 +85,16 @@ def render(alert: Alert, *, zone: ZoneInfo, referenced: Alert | None = None) -> 
         _add(geocode, "valueName", code.value_name)
         _add(geocode, "value", code.value)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True, default_namespace=NAMESPACE)
+
+
+async def load(conn: asyncpg.Connection, event_ids: list[int], *, zone: ZoneInfo) -> dict[int, str]:
+    """The CAP documents of alert.broadcast events, for subscriptions in the CAP format: each event's
+    alert as stored (an alert never changes once broadcast; an update or a cancel is a new one)."""
+    rows = await conn.fetch(
+        "select id, entity_id from events where id = any($1::bigint[]) and type = 'alert.broadcast'", event_ids)
+    documents = {}
+    for row in rows:
+        alert = await alerts.require(conn, row["entity_id"])
+        referenced = await alerts.get(conn, alert_id=alert.references) if alert.references else None
+        documents[row["id"]] = render(alert, zone=zone, referenced=referenced).decode()
+    return documents

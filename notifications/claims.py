@@ -13,31 +13,35 @@ with live as (
      where locktype = 'advisory' and classid = $1 and objsubid = 2 and granted
        and database = (select oid from pg_database where datname = current_database())
 ), candidates as (
-    select id, rank, next_attempt_at from (
-        select d.id, d.next_attempt_at,
+    select id, rank, next_attempt_at, probe from (
+        select d.id, d.next_attempt_at, w.destination = any($8::text[]) as probe,
                row_number() over (partition by w.destination order by d.next_attempt_at, d.id) as rank
           from webhook_deliveries d join webhooks w on w.id = d.webhook_id
-         where d.status = 'pending' and d.next_attempt_at <= $2
+          left join webhook_destinations b on b.destination = w.destination
+         where d.status = 'pending'
+           and (d.next_attempt_at <= $2 or w.destination = any($8::text[]))
            and {SENDABLE}
            and w.destination <> all($5::text[])
+           -- a destination held (its breaker open, or a Retry-After) gets nothing but the probe it was given
+           and (w.destination = any($8::text[])
+                or (b.opened_at is null and (b.held_until is null or b.held_until <= $2)))
            and (d.claimed_by is null or d.claimed_until < $2 or d.claimed_by not in (select worker from live))
     ) ranked
-     where rank <= $6
+     where rank <= case when probe then 1 else $6 end
      order by rank, next_attempt_at  -- breadth first: every team's first delivery before anyone's second,
      limit $4                        -- which is fairer and reuses each kept-alive connection
 ), locked as (
-    select d.id from webhook_deliveries d
-     where d.id in (select id from candidates)
-       and d.status = 'pending' and d.next_attempt_at <= $2
+    select d.id, c.probe from webhook_deliveries d join candidates c on c.id = d.id
+     where d.status = 'pending' and (d.next_attempt_at <= $2 or c.probe)
        and (d.claimed_by is null or d.claimed_until < $2 or d.claimed_by not in (select worker from live))
-       for update skip locked
+       for update of d skip locked
 )
 update webhook_deliveries d
    set claimed_by = $3, claimed_until = $2 + $7::interval
   from locked, webhooks w
  where d.id = locked.id and w.id = d.webhook_id
 returning d.id, d.webhook_id, d.event_id, d.attempts, w.url, w.destination, w.organization_id,
-          w.secret, w.previous_secret, w.previous_secret_expires_at
+          w.secret, w.previous_secret, w.previous_secret_expires_at, w.format, locked.probe
 """
 
 # One statement records a batch of attempts and moves their deliveries on; a claim lost to another

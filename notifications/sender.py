@@ -65,7 +65,7 @@ def make_client(*, allow_private: bool, connections: int, connect_timeout: float
 
 async def attempt(
     client: httpx.AsyncClient, *, url: str, message_id: str, body: str, signer: Signer, allow_private: bool,
-    total_timeout: float,
+    total_timeout: float, content_type: str = "application/json",
 ) -> Outcome:
     """POST `body` to `url` signed for `message_id`; never raises for what the receiver does."""
     attempted_at = datetime.now(UTC)
@@ -81,7 +81,7 @@ async def attempt(
         return outcome(error=f"address refused: {refused}")
     # The signed timestamp is always the real time, so receivers' tolerance checks pass on retries.
     headers = {
-        "content-type": "application/json",
+        "content-type": content_type,
         # The log keeps the answer's first 4 KB as text: ask for it uncompressed.
         "accept-encoding": "identity",
         "user-agent": USER_AGENT,

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
 
-from notifications import claims, envelope, fanout, schedule, sender
+from notifications import breaker, cap, claims, envelope, fanout, schedule, sender
 from notifications.signing import Signer
 from relief import db, deliveries, webhooks
 from relief.auth import SYSTEM
@@ -51,6 +52,8 @@ class Job:
     url: str
     destination: str
     body: str
+    probe: bool = False  # sent while its destination's breaker is open (notifications/breaker.py)
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,14 @@ class Worker:
             lambda: asyncio.Semaphore(settings.webhook_destination_concurrency)
         )
         self.results: list[Result] = []
-        self.bodies: dict[tuple[int, bool], str] = {}  # (event, for the bureau) → body
+        # (event, for the bureau, format) → body
+        self.bodies: dict[tuple[int, bool, str], str] = {}
+        self.zone = ZoneInfo(settings.timezone)
         # Per subscription: the sealed secrets a signer was made from, and the signer.
         self.signers: dict[UUID, tuple[tuple[bytes, bytes | None], Signer]] = {}
         self.delivered = 0
         self.failed_attempts = 0
+        self._probe_every = timedelta(seconds=settings.webhook_breaker_probe_seconds)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -195,10 +201,14 @@ class Worker:
         async with self._pool().acquire() as conn:
             # When the next delivery falls due, or the claim on it runs out (claims held by live
             # workers are theirs to finish; a dead worker's are also found by the next poll).
+            # A held destination's deliveries fall due when it does (its next probe, its Retry-After).
             due = await conn.fetchval(
                 f"""
-                select min(greatest(d.next_attempt_at, coalesce(d.claimed_until, d.next_attempt_at)))
+                select min(case when b.opened_at is not null then b.held_until
+                                else greatest(d.next_attempt_at, coalesce(d.claimed_until, d.next_attempt_at),
+                                              coalesce(b.held_until, d.next_attempt_at)) end)
                   from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+                  left join webhook_destinations b on b.destination = w.destination
                  where d.status = 'pending' and {deliveries.SENDABLE}
                 """
             )
@@ -258,20 +268,34 @@ class Worker:
 
     async def _claim(self, conn: asyncpg.Connection, limit: int) -> list[Job]:
         busy = [d for d, n in self.per_destination.items() if n >= self.settings.webhook_destination_concurrency]
-        rows = await conn.fetch(
-            claims.CLAIM, WORKER_LOCK_CLASS, self.clock(), self.number, limit, busy,
-            self.settings.webhook_destination_concurrency, timedelta(seconds=self.settings.webhook_claim_seconds),
-        )
+        now = self.clock()
+        async with conn.transaction():  # a probe taken is a probe claimed, or neither
+            probes = await breaker.take_probes(conn, now=now, probe_every=self._probe_every, busy=busy)
+            rows = await conn.fetch(
+                claims.CLAIM, WORKER_LOCK_CLASS, now, self.number, limit, busy,
+                self.settings.webhook_destination_concurrency, timedelta(seconds=self.settings.webhook_claim_seconds),
+                probes,
+            )
         if not rows:
             return []
+        # Started in the order the events were written: a receiver sees a task assigned before it is
+        # declined (the claim's own order is breadth first across destinations, not by event).
+        rows = sorted(rows, key=lambda r: r["event_id"])
         if len(self.bodies) > 10_000:
             self.bodies.clear()  # jobs already made carry their own body
         for bureau in (False, True):  # the bureau's own subscriptions get its documents whole (envelope.render)
-            missing = list({r["event_id"] for r in rows
-                            if (r["organization_id"] is None) == bureau and (r["event_id"], bureau) not in self.bodies})
+            missing = list({r["event_id"] for r in rows if r["format"] == "json"
+                            and (r["organization_id"] is None) == bureau
+                            and (r["event_id"], bureau, "json") not in self.bodies})
             if missing:
                 loaded = await envelope.load(conn, missing, bureau=bureau)
-                self.bodies.update({(event_id, bureau): text for event_id, text in loaded.items()})
+                self.bodies.update({(event_id, bureau, "json"): text for event_id, text in loaded.items()})
+        # CAP documents are public alerts: the same for everyone.
+        missing = list({r["event_id"] for r in rows
+                        if r["format"] == "cap" and (r["event_id"], False, "cap") not in self.bodies})
+        if missing:
+            loaded = await cap.load(conn, missing, zone=self.zone)
+            self.bodies.update({(event_id, False, "cap"): text for event_id, text in loaded.items()})
         jobs = []
         now = _utcnow()
         for r in rows:
@@ -280,8 +304,10 @@ class Worker:
             if cached is None or cached[0] != (r["secret"], previous):
                 secrets_ = [self.sealer.open(r["secret"])] + ([self.sealer.open(previous)] if previous else [])
                 self.signers[r["webhook_id"]] = ((r["secret"], previous), Signer(*secrets_))
+            cap_format = r["format"] == "cap"
             jobs.append(Job(r["id"], r["webhook_id"], r["event_id"], r["attempts"], r["url"], r["destination"],
-                            self.bodies[(r["event_id"], r["organization_id"] is None)]))
+                            self.bodies[(r["event_id"], not cap_format and r["organization_id"] is None, r["format"])],
+                            r["probe"], cap.MEDIA_TYPE if cap_format else "application/json"))
         return jobs
 
     async def _deliver(self, job: Job) -> None:
@@ -291,6 +317,7 @@ class Worker:
                 outcome = await sender.attempt(
                     self.client, url=job.url, message_id=str(job.delivery_id), body=job.body, signer=signer,
                     allow_private=self.settings.webhook_allow_private, total_timeout=self.settings.webhook_timeout,
+                    content_type=job.content_type,
                 )
         except Exception as exc:  # a bug of ours: still an attempt on record, retried on the schedule
             log.exception("worker_attempt_failed", delivery_id=str(job.delivery_id))
@@ -341,9 +368,11 @@ class Worker:
         gone: set[UUID] = set()
         ok: set[UUID] = set()
         failing: set[UUID] = set()
-        for result in batch:
+        tallies: defaultdict[str, breaker.Tally] = defaultdict(breaker.Tally)
+        for result in sorted(batch, key=lambda r: r.outcome.attempted_at):
             job, out = result.job, result.outcome
             number = job.attempts + 1
+            retry_after = None
             if out.ok:
                 outcome, next_at = "delivered", None
                 ok.add(job.webhook_id)
@@ -351,8 +380,13 @@ class Worker:
                 retry_after = schedule.parse_retry_after(out.retry_after, now) \
                     if out.status_code in (429, 503) else None
                 next_at = schedule.next_attempt(number, now, retry_after=retry_after, rng=self.rng)
+                if next_at is None and job.probe and breaker.counts(out):
+                    # A probe of a destination that is down spends no delivery's last attempt: while the
+                    # breaker is open, deliveries wait (the subscription's own disable rule still ends it).
+                    next_at = now + schedule.SCHEDULE[-1]
                 outcome = "pending" if next_at is not None else "failed"
                 (gone if out.status_code == 410 else failing).add(job.webhook_id)
+            tallies[job.destination].add(out, now + retry_after if retry_after else None)
             for column, value in zip(columns, (
                 job.delivery_id, number, out.attempted_at, out.status_code, out.latency_ms, out.error,
                 out.response_body, outcome, next_at,
@@ -360,6 +394,8 @@ class Worker:
                 column.append(value)
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(claims.RECORD, self.number, *columns, [self.number, *self.former_numbers])
+            await breaker.record(conn, tallies, now=now, threshold=self.settings.webhook_breaker_failures,
+                                 probe_every=self._probe_every)
             if ok:
                 await conn.execute(
                     "update webhooks set failing_since = null"

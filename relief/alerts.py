@@ -3,6 +3,7 @@ acknowledged by the teams (alert.acknowledged)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -272,3 +273,60 @@ async def list_acks(
             )
         ]
     return Acks(items=page.items, next_cursor=page.next_cursor, not_acknowledged=missing)
+
+
+# The public feed: CAP's own rule for what an alert supersedes (an Update or Cancel replaces the message it
+# references), plus ours that a Cancel ends its whole chain (create refuses updates after one).
+# Exercises and tests are for the teams: a public aggregator may not show the status, and a drill
+# read as a real evacuation order is the harm CAP's status exists to prevent.
+_CURRENT = """
+    a.msg_type <> 'Cancel'
+    and not exists (select 1 from alerts later where later.references_id = a.id)
+    and not exists (select 1 from alerts c where c.thread_id = a.thread_id and c.msg_type = 'Cancel')
+"""
+FEED_LIMIT = 500  # far more alerts than a bureau has in force at once; bounds one unauthenticated read
+
+
+async def current_public(conn: asyncpg.Connection, *, limit: int = FEED_LIMIT) -> list[Alert]:
+    """The alerts in force for the public, newest first: actual, neither updated nor cancelled, in an
+    open incident."""
+    rows = await conn.fetch(
+        f"""
+        select a.* from alerts a join incidents i on i.id = a.incident_id
+         where i.status = 'open' and a.status = 'Actual' and {_CURRENT}
+         order by a.sent_at desc, a.created_at desc, a.id desc
+         limit $1
+        """,
+        limit,
+    )
+    return [_alert(r) for r in rows]
+
+
+async def public_changed_at(conn: asyncpg.Connection) -> datetime | None:
+    """When the public feed last changed: the latest actual alert sent (a cancel or update removes one),
+    or the latest change of an incident that has them (closing one removes its alerts); None if none."""
+    changed: datetime | None = await conn.fetchval(
+        """
+        select greatest(max(a.sent_at), max(i.updated_at))
+          from alerts a join incidents i on i.id = a.incident_id
+         where a.status = 'Actual'
+        """
+    )
+    return changed
+
+
+async def latest_version(conn: asyncpg.Connection, *, alert_id: UUID) -> UUID | None:
+    """The message that now stands for a superseded alert: its chain's Cancel, else the chain's newest
+    message. None for an alert still in force, and for a Cancel (nothing replaces it)."""
+    found: UUID | None = await conn.fetchval(
+        f"""
+        select coalesce(
+            (select c.id from alerts c where c.thread_id = a.thread_id and c.msg_type = 'Cancel' limit 1),
+            (select n.id from alerts n where n.thread_id = a.thread_id and n.id <> a.id
+              order by n.created_at desc, n.id desc limit 1))
+          from alerts a
+         where a.id = $1 and a.msg_type <> 'Cancel' and not ({_CURRENT})
+        """,
+        alert_id,
+    )
+    return found

@@ -30,6 +30,7 @@ from handlers import offers as offers_handlers
 from handlers import openapi
 from handlers import organizations as organizations_handlers
 from handlers import pledges as pledges_handlers
+from handlers import public_alerts as public_alerts_handlers
 from handlers import ratelimits as ratelimits_handlers
 from handlers import residents as residents_handlers
 from handlers import rosters as rosters_handlers
@@ -91,6 +92,7 @@ def operations() -> list[Operation]:
         *exports_handlers.routes.operations,
         *webhooks_handlers.routes.operations,
         *alerts_handlers.routes.operations,
+        *public_alerts_handlers.routes.operations,
         *console_handlers.routes.operations,
     ]
 

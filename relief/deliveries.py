@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 
 from models.common import Page
-from models.webhooks import Attempt, Delivery
+from models.webhooks import Attempt, Delivery, Recovery, WebhookStatus
 from relief import cursors, db, events, webhooks
 from relief.auth import Principal
-from relief.errors import NotFound
+from relief.errors import Invalid, InvalidState, NotFound
+
+RECOVER_LIMIT = 10_000  # deliveries one recovery queues at most; the answer says whether more remain
 
 _SELECT = """
     select d.id, d.webhook_id, d.event_id, d.event_type, d.status, d.attempts as attempt_count,
@@ -113,6 +116,70 @@ async def send_test(conn: asyncpg.Connection, *, actor: Principal, webhook_id: U
     return await get(conn, delivery_id)
 
 
+async def recover(conn: asyncpg.Connection, *, actor: Principal, webhook_id: UUID, since: datetime,
+                  until: datetime | None, retention_days: int, limit: int = RECOVER_LIMIT) -> Recovery:
+    """Queue again what a subscription missed among the events committed in [since, until): its failed
+    deliveries (same webhook-id: receivers deduplicate), and a delivery for each matching event that
+    has none (the fan-out skips disabled subscriptions). Marked import rows stay summed up in their
+    import.completed, as in the fan-out. The owner recovers; dispatchers any, as for pause."""
+    async with db.atomic(conn):
+        now = await conn.fetchval("select now()")
+        until = until or now
+        oldest = now - timedelta(days=retention_days)
+        if since < oldest:
+            raise Invalid(
+                f"since is older than the delivery retention ({retention_days} days, from {oldest.isoformat()}): "
+                "deliveries before it were purged, so what was sent then can no longer be told apart",
+                errors=[{"pointer": "/since", "detail": f"at or after {oldest.isoformat()}"}],
+            )
+        if until <= since:
+            raise Invalid("until must be after since", errors=[{"pointer": "/until", "detail": "after since"}])
+        webhook = await webhooks.locked(conn, webhook_id)
+        webhooks.require_change(actor, webhook, operational=True)
+        if webhook["status"] == WebhookStatus.disabled:
+            raise InvalidState(f"webhook {webhook_id} is disabled: resume it first, then recover what it missed",
+                               state=webhook["status"])
+        todo = await conn.fetch(
+            f"""
+            select e.id, e.type, e.created_at, d.id as delivery_id
+              from webhooks w
+              join events e on e.created_at >= greatest($2, w.created_at) and e.created_at < $3
+              left join incidents i on i.id = e.incident_id
+              left join webhook_deliveries d on d.webhook_id = w.id and d.event_id = e.id
+             where w.id = $1 and e.import_id is null and (d.id is null or d.status = 'failed')
+               and {MATCHES}
+             order by e.created_at, e.id
+             limit $4
+            """,
+            webhook_id, since, until, limit + 1,
+        )
+        more, todo = len(todo) > limit, todo[:limit]
+        resent = await conn.execute(
+            """
+            update webhook_deliveries
+               set status = 'pending', next_attempt_at = now(), delivered_at = null, updated_at = now()
+             where id = any($1::uuid[]) and status = 'failed'
+            """,
+            [r["delivery_id"] for r in todo if r["delivery_id"] is not None],
+        )
+        fresh = [r for r in todo if r["delivery_id"] is None]
+        created = await conn.execute(
+            """
+            insert into webhook_deliveries (webhook_id, event_id, event_type, next_attempt_at)
+            select $1, e, t, now() from unnest($2::bigint[], $3::text[]) as u(e, t)
+            on conflict (webhook_id, event_id) do nothing
+            """,
+            webhook_id, [r["id"] for r in fresh], [r["type"] for r in fresh],
+        )
+        recovery = Recovery(webhook_id=webhook_id, since=since, until=until, resent=int(resent.split()[-1]),
+                            created=int(created.split()[-1]), more=more,
+                            handled_until=todo[-1]["created_at"] if more else None)
+        await events.emit(conn, type="webhook.recovered", actor=actor, entity_type="webhook", entity_id=webhook_id,
+                          organization_id=webhook["organization_id"], after=recovery)
+        await conn.execute("select pg_notify('relief_deliveries', '')")  # wake a worker now
+    return recovery
+
+
 async def purge(conn: asyncpg.Connection, *, older_than_days: int, batch: int = 10_000) -> int:
     """Delete finished deliveries (and their attempts) untouched for `older_than_days`; pending ones
     stay whatever their age. In batches, so a large purge never holds many locks at once."""
@@ -133,6 +200,27 @@ async def purge(conn: asyncpg.Connection, *, older_than_days: int, batch: int = 
             return purged
 
 
+# Whether subscription `w` gets event `e` (`i` its incident, left-joined): its event types, incidents,
+# regions and skills all match (a filter applies only to events that have that dimension: an event with
+# no incident passes the incident and region filters; skills concern personnel calls only), and its
+# owner may read the event through the API (invariant 7: event_visible_to, migration 0009, shared with
+# the live streams). Tests are sent on request only; a CAP subscription gets the alerts themselves.
+# One fragment for the fan-out and a recovery.
+MATCHES = """
+    e.type <> 'webhook.test'
+    and (w.format = 'json' or e.type = 'alert.broadcast')  -- CAP carries alerts, not their acknowledgements
+    and exists (select 1 from unnest(w.event_types) p
+                 where p = '*' or p = e.type or (right(p, 2) = '.*' and starts_with(e.type, left(p, -1))))
+    and (cardinality(w.incidents) = 0 or e.incident_id is null or e.incident_id = any(w.incidents))
+    and (cardinality(w.regions) = 0 or i.id is null
+         or exists (select 1 from unnest(i.regions) r, unnest(w.regions) p where starts_with(r, p)))
+    and (cardinality(w.skills) = 0 or e.entity_type <> 'call'
+         or coalesce(e.after, e.before) ->> 'kind' is distinct from 'personnel'
+         or coalesce(e.after, e.before) ->> 'skill' = any(w.skills))
+    and event_visible_to(e, w.organization_id)
+"""
+
+
 # Whether a delivery may be sent now (`d` a delivery, `w` its subscription): an active subscription,
 # or a test (which a paused one may also receive), and never while the owning organization is
 # suspended: its deliveries wait, and go out once it is approved again. One fragment for the worker's
@@ -144,14 +232,18 @@ SENDABLE = """
 
 
 async def backlog(conn: asyncpg.Connection) -> asyncpg.Record:
-    """How far delivery is behind: events not fanned out, deliveries waiting, and how long the oldest
-    due one (of a subscription that is sending) has waited. For /metrics: a stalled worker shows here."""
+    """How far delivery is behind: events not fanned out, deliveries waiting, how long the oldest due one
+    (of a subscription that is sending) has waited, and the destinations held back by their breaker.
+    For /metrics: a stalled worker or a dead receiver shows here."""
     return await conn.fetchrow(
         f"""
         select (select count(*) from webhook_outbox) as outbox,
                (select count(*) from webhook_deliveries where status = 'pending') as pending,
                (select coalesce(extract(epoch from now() - min(d.next_attempt_at)), 0)
                   from webhook_deliveries d join webhooks w on w.id = d.webhook_id
-                 where d.status = 'pending' and d.next_attempt_at <= now() and {SENDABLE}) as lag
+                 where d.status = 'pending' and d.next_attempt_at <= now() and {SENDABLE}) as lag,
+               (select count(*) from webhook_destinations where opened_at is not null) as destinations_open,
+               (select count(*) from webhook_destinations
+                 where opened_at is not null or held_until > now()) as destinations_held
         """
     )

@@ -39,6 +39,8 @@ _FIXED: dict[str, str] = {
     "a value in a column without a header": "该列没有表头，却填写了内容",
     # models/common.py
     "must be between the years 1900 and 2200": "年份应在 1900 至 2200 之间",
+    "a time is an ISO 8601 string with its offset, e.g. 2023-07-29T08:00:00+08:00":
+        "时间应写成带时区偏移的标准格式，如 2023-07-29 08:00:00+08:00",
     "must be a JSON number": "应为数字",
     "may not be null; leave the field out to keep its value": "不能为空值；不修改请不填此项",
     # models/residents.py

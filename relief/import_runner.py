@@ -18,8 +18,8 @@ from uuid import UUID
 
 import asyncpg
 import structlog
-from pydantic import BaseModel
 
+from models.event_shapes import ImportCompleted
 from models.keys import Role
 from relief import db, events, import_bulk, import_files, import_reasons, imports, masking, residents
 from relief.auth import Principal
@@ -280,20 +280,9 @@ async def _finish(conn: asyncpg.Connection, record: asyncpg.Record, counts: dict
         if not record["dry_run"]:
             await events.emit(conn, type="import.completed", actor=Principal(role=Role.dispatcher,
                               key_id=record["created_by"]), entity_type="import", entity_id=record["id"],
-                              incident_id=record["incident_id"], after=_Completed(
+                              incident_id=record["incident_id"], after=ImportCompleted(
                                   id=record["id"], kind=record["kind"], resumed=record["resumed"], **counts))
     log.info("import_done", import_id=str(record["id"]), kind=record["kind"], dry_run=record["dry_run"], **counts)
-
-
-class _Completed(BaseModel):
-    id: UUID
-    kind: str
-    resumed: bool
-    read: int
-    written: int
-    present: int
-    duplicate: int
-    refused: int
 
 
 async def run_next(pool: asyncpg.Pool, *, secret: bytes, zone: str = "Asia/Shanghai", lease: float = LEASE_SECONDS,

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     webhook_poll_interval: float = Field(
         default=5.0, gt=0, description="Seconds between worker polls when no LISTEN/NOTIFY wake-up comes"
     )
+    webhook_breaker_failures: int = Field(
+        default=10, ge=1,
+        description="Failures in a row (no answer, a timeout, 429, 502, 503, 504) after which a destination "
+        "(host:port) gets no attempts but one probe per interval until it answers",
+    )
+    webhook_breaker_probe_seconds: float = Field(
+        default=60.0, gt=0, description="Seconds between probes of a destination whose breaker is open"
+    )
     webhook_retention_days: int = Field(
         default=30, ge=1, description="Delivered and failed deliveries (and their attempts) are kept this long"
     )

@@ -14,20 +14,34 @@ import asyncpg
 
 from models.common import Page
 from models.keys import Role
-from models.webhooks import Webhook, WebhookCreate, WebhookStatus, WebhookUpdate, WebhookWithSecret
+from models.webhooks import (
+    Webhook,
+    WebhookCreate,
+    WebhookFormat,
+    WebhookStatus,
+    WebhookUpdate,
+    WebhookWithSecret,
+    cap_refusal,
+)
 from relief import cursors, db, events
 from relief.auth import Principal
-from relief.errors import Forbidden, IfMatch, InvalidState, NotFound, StaleVersion
+from relief.errors import Forbidden, IfMatch, Invalid, InvalidState, NotFound, StaleVersion
 from relief.sealing import Sealer, new_secret
 
 # After a rotation the previous secret keeps signing this long, so receivers can switch at leisure.
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 
 _COLUMNS = """
-    id, organization_id, url, destination, description, event_types, incidents, regions, skills, status,
+    id, organization_id, url, destination, description, event_types, incidents, regions, skills, format, status,
     disabled_reason, failing_since, previous_secret_expires_at, version, created_at, updated_at,
     coalesce((select o.status = 'suspended' from organizations o where o.id = webhooks.organization_id), false)
-        as held
+        as held,
+    coalesce((select jsonb_build_object(
+                'state', case when b.opened_at is not null then 'open' when b.held_until > now() then 'held'
+                              else 'closed' end,
+                'consecutive_failures', b.failures, 'opened_at', b.opened_at, 'held_until', b.held_until)
+       from webhook_destinations b where b.destination = webhooks.destination),
+             '{"state": "closed", "consecutive_failures": 0}') as breaker  -- no row: it never failed
 """
 
 
@@ -97,12 +111,12 @@ async def create(
         row = await conn.fetchrow(
             f"""
             insert into webhooks (organization_id, url, destination, description, event_types, incidents,
-                                  regions, skills, secret, created_by_key_id)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                  regions, skills, secret, created_by_key_id, format)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             returning {_COLUMNS}
             """,
             owner, data.url, destination, data.description, _unique(data.event_types), _unique(data.incidents),
-            _unique(data.regions), _unique(data.skills), sealer.seal(secret), actor.key_id,
+            _unique(data.regions), _unique(data.skills), sealer.seal(secret), actor.key_id, str(data.format),
         )
         webhook = to_model(row)
         await _emit(conn, "webhook.created", actor, webhook)
@@ -162,23 +176,27 @@ async def update(
         StaleVersion.check(f"webhook {webhook_id}", current=before.version, expected=version)
         changes = data.model_dump(include=data.model_fields_set)
         merged = {k: row[k] for k in ("url", "destination", "description", "event_types", "incidents", "regions",
-                                       "skills")}
+                                       "skills", "format")}
         for name in ("event_types", "incidents", "regions", "skills"):
             if name in changes:
                 changes[name] = _unique(changes[name])
         merged.update(changes)
         if destination is not None:
             merged["destination"] = destination
+        refusal = cap_refusal(WebhookFormat(merged["format"]), merged["event_types"])
+        if refusal:
+            raise Invalid(refusal, errors=[{"pointer": "/event_types" if "event_types" in changes else "/format",
+                                            "detail": refusal}])
         row = await conn.fetchrow(
             f"""
             update webhooks
                set url = $2, destination = $3, description = $4, event_types = $5, incidents = $6,
-                   regions = $7, skills = $8, version = version + 1, updated_at = now()
+                   regions = $7, skills = $8, format = $9, version = version + 1, updated_at = now()
              where id = $1
             returning {_COLUMNS}
             """,
             webhook_id, merged["url"], merged["destination"], merged["description"], merged["event_types"],
-            merged["incidents"], merged["regions"], merged["skills"],
+            merged["incidents"], merged["regions"], merged["skills"], str(merged["format"]),
         )
         after = to_model(row)
         await _emit(conn, "webhook.updated", actor, after, before)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
+
 from relief import db, events
 from relief.auth import SYSTEM
 
@@ -26,6 +28,7 @@ async def _read_until(conn, position, count: int):
     raise AssertionError(f"expected {count} events after {position}, got {len(seen)}")
 
 
+@pytest.mark.synthetic_events
 async def test_late_commit_is_not_skipped(database_url, conn):
     slow = await db.connect(database_url)
     fast = await db.connect(database_url)

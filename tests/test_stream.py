@@ -8,6 +8,8 @@ import json
 import uuid
 from typing import Any
 
+import pytest
+
 from relief import db, events
 from relief.auth import SYSTEM
 from tests.conftest import incident_body
@@ -82,6 +84,7 @@ async def _update(dispatcher, incident_id: str, title: str) -> None:
     assert response.status == 200, await response.text()
 
 
+@pytest.mark.synthetic_events
 async def test_changes_arrive_live_and_resume_without_loss_or_repeat(dispatcher, database_url):
     incident_id = await _incident(dispatcher)
     stream = await _open(dispatcher, incident_id, database_url=database_url)

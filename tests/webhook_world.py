@@ -56,6 +56,11 @@ def verify(secret: str, received: Received) -> dict[str, Any]:
 
 @pytest.fixture
 async def receiver(aiohttp_server: Any) -> Receiver:
+    return await start_receiver(aiohttp_server)
+
+
+async def start_receiver(aiohttp_server: Any) -> Receiver:
+    """A receiver on a port of its own (another host:port: another destination)."""
     endpoint = Receiver()
     app = web.Application()
     app.router.add_route("POST", "/{tail:.*}", endpoint.handle)

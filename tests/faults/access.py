@@ -235,6 +235,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/webhooks/{id}/rotate"): WEBHOOK_CHANGE,
     ("POST", "/v1/webhooks/{id}/pause"): WEBHOOK_CHANGE,
     ("POST", "/v1/webhooks/{id}/resume"): WEBHOOK_CHANGE,
+    ("POST", "/v1/webhooks/{id}/recover"): WEBHOOK_CHANGE,
     ("POST", "/v1/webhooks/{id}/test"): WEBHOOK_CHANGE,
     ("GET", "/v1/webhooks/{id}/deliveries"): OWN_READS,
     # A retry sends a delivery out, which suspension holds: refused like the test delivery.
@@ -269,6 +270,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/alerts/{id}"): ANY_KEY,
     ("POST", "/v1/alerts/{id}/acks"): ORGANIZATIONS_ACT,
     ("GET", "/v1/alerts/{id}/acks"): ANY_KEY,
+    ("GET", "/v1/public/alerts.atom"): PUBLIC,
+    ("GET", "/v1/public/alerts/{id}.cap"): PUBLIC,
     # The console: a bureau key signs in (an organization's is refused, a wrong one is a 401); the session
     # routes answer to the cookie, which an organization can never get.
     ("POST", "/console/session"): rule(viewer=OK, own=403, dispatcher=OK),

@@ -57,6 +57,7 @@ RESOURCE = {
     ("POST", "/v1/tasks/{id}/extensions"): "field_task",
     ("GET", "/v1/pledges/{id}/roster"): "team_pledge",  # rosters are for personnel pledges
     ("PUT", "/v1/pledges/{id}/roster"): "team_pledge",
+    ("GET", "/v1/public/alerts/{id}.cap"): "alert",  # "public" paths otherwise name an incident
     ("GET", "/v1/public/sitreps/{id}"): "sitrep",
     ("GET", "/v1/public/sitreps/{id}.html"): "sitrep",
 }
@@ -371,6 +372,8 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/incidents/{id}/sitreps"): lambda w, o: {"kind": "update", "narrative": "续报"},
     ("POST", "/v1/webhooks"): lambda w, o: {"url": HOOK_URL, "event_types": ["call.*"]},
     ("PATCH", "/v1/webhooks/{id}"): lambda w, o: {"description": "changed by the matrix"},
+    ("POST", "/v1/webhooks/{id}/recover"): lambda w, o: {
+        "since": (datetime.now(UTC) - timedelta(hours=1)).isoformat()},
     ("POST", "/v1/incidents/{id}/alerts"): lambda w, o: alert_body(),
     ("POST", "/v1/alerts/{id}/acks"): lambda w, o: {"status": "responding"},
     ("PUT", "/v1/pledges/{id}/roster"): lambda w, o: roster_body(),

@@ -92,6 +92,7 @@ async def _extra(base: str, dispatcher: str, organization: str, ids: dict[str, s
 _PATH_KINDS = [
     (r"^/v1/incidents/\{id\}", "incident"),
     (r"^/v1/public/incidents/\{id\}", "incident"),
+    (r"^/v1/public/alerts/\{id\}", "alert"),
     (r"^/v1/calls/\{id\}", "call"),
     (r"^/v1/pledges/\{id\}", "pledge"),
     (r"^/v1/shelters/\{id\}", "shelter"),

@@ -442,6 +442,7 @@ export default {
       'webhook.updated': 'Subscription changed', 'webhook.deleted': 'Subscription deleted',
       'webhook.rotated': 'Subscription secret rotated', 'webhook.paused': 'Subscription paused',
       'webhook.resumed': 'Subscription resumed', 'webhook.disabled': 'Subscription disabled',
+      'webhook.recovered': 'Missed deliveries queued again',
       'webhook.test': 'Subscription test',
     },
   },

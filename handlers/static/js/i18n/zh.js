@@ -372,6 +372,7 @@ export default {
       'key.created': '签发密钥', 'key.revoked': '吊销密钥', 'webhook.created': '新建订阅',
       'webhook.updated': '订阅已修改', 'webhook.deleted': '删除订阅', 'webhook.rotated': '订阅密钥轮换',
       'webhook.paused': '订阅已暂停', 'webhook.resumed': '订阅已恢复', 'webhook.disabled': '订阅已停用',
+      'webhook.recovered': '已补发错过的推送',
       'webhook.test': '订阅测试',
     },
   },

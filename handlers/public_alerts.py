@@ -1,0 +1,79 @@
+"""/v1/public/alerts.atom and /v1/public/alerts/{id}.cap: the bureau's alerts for the public, no key needed.
+
+The CAP documents are the ones the teams read (scope Public, no acknowledgements: those are the teams'
+answers to the bureau, never in a public document).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from yarl import URL
+
+from handlers.common import path_id, pool
+from handlers.routing import Routes
+from notifications import cap
+from relief import alert_feed, alerts
+from relief.app_keys import SETTINGS
+
+routes = Routes("alerts")
+
+# Short, so that a cancel reaches readers and aggregators within a minute even through caches.
+MAX_AGE_SECONDS = 30
+
+
+def _cached(request: web.Request, data: bytes, content_type: str, headers: dict[str, str]) -> web.Response:
+    """An ETag over what is served (body and headers), 304 while the reader's copy matches."""
+    digest = hashlib.sha256(data)
+    for name, value in sorted(headers.items()):
+        digest.update(f"\n{name}: {value}".encode())
+    tag = '"' + digest.hexdigest()[:32] + '"'
+    headers = {**headers, "ETag": tag, "Cache-Control": f"public, max-age={MAX_AGE_SECONDS}"}
+    sent = request.headers.get("If-None-Match", "")
+    # Tags only, as every cached route here: "*" (any copy at all) would make a first read 304.
+    if tag in (t.strip().removeprefix("W/") for t in sent.split(",")):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=data, content_type=content_type, charset="utf-8", headers=headers)
+
+
+def _absolute(request: web.Request, path: str) -> str:
+    # No setting names the address readers reach us at, so links follow the address this request came
+    # to: a feed read through a proxy links back through it when the proxy passes Host on.
+    return str(request.url.origin().join(URL(path)))
+
+
+@routes.get("/v1/public/alerts.atom", public=True, database=True, cached=True, response=None,
+            content_type=alert_feed.MEDIA_TYPE,
+            summary="The bureau's alerts in force as an Atom 1.0 feed, each entry linking its CAP document")
+async def alerts_feed(request: web.Request) -> web.Response:
+    """Actual alerts neither updated nor cancelled, in open incidents, newest first (Atom, RFC 4287)."""
+    settings = request.app[SETTINGS]
+    async with pool(request).acquire() as conn:
+        async with conn.transaction(readonly=True, isolation="repeatable_read"):  # one moment for both reads
+            current = await alerts.current_public(conn)
+            changed_at = await alerts.public_changed_at(conn)
+    data = alert_feed.render(current, sender=settings.cap_sender, changed_at=changed_at,
+                             zone=ZoneInfo(settings.timezone), link=lambda path: _absolute(request, path))
+    return _cached(request, data, alert_feed.MEDIA_TYPE, {})
+
+
+@routes.get("/v1/public/alerts/{id}.cap", public=True, database=True, cached=True, response=None,
+            content_type=cap.MEDIA_TYPE, errors=(404,),
+            headers={"Link": 'Once the alert is updated or cancelled: rel="latest-version", the message that '
+                             'now stands for it (its Cancel, else its newest Update)'},
+            summary="An alert as a CAP 1.2 message (scope Public), as the feed links it")
+async def public_alert_cap(request: web.Request) -> web.Response:
+    """An alert's CAP 1.2 document, also once updated, cancelled or its incident closed: a message once
+    in the feed stays readable, and its Link header names what replaced it."""
+    alert_id = path_id(request)
+    async with pool(request).acquire() as conn:
+        alert = await alerts.require(conn, alert_id)
+        referenced = await alerts.get(conn, alert_id=alert.references) if alert.references else None
+        latest = await alerts.latest_version(conn, alert_id=alert_id)
+    data = cap.render(alert, zone=ZoneInfo(request.app[SETTINGS].timezone), referenced=referenced)
+    headers = {}
+    if latest is not None:
+        headers["Link"] = f'<{_absolute(request, f"/v1/public/alerts/{latest}.cap")}>; rel="latest-version"'
+    return _cached(request, data, cap.MEDIA_TYPE, headers)
