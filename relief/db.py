@@ -133,12 +133,16 @@ def dumps(value: Any) -> str:
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
-    """Codecs every connection needs: jsonb as Python objects, decimals kept exact."""
+    """Codecs every connection needs: jsonb as Python objects, decimals kept exact.
+
+    dumps() writes every Decimal as a string, so a JSON number in a stored document was written from a
+    float (a location's lat/lon) or an int: read back as a float it is exactly what was stored, and goes
+    out again as the same number (read as a Decimal, it left webhooks and streams as "31.2")."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
             name,
             encoder=dumps,
-            decoder=lambda text: json.loads(text, parse_float=Decimal),
+            decoder=json.loads,
             schema="pg_catalog",
         )
 
