@@ -8,7 +8,7 @@ from aiohttp import web
 
 from handlers.common import body, path_id, pool, principal, query, respond
 from handlers.routing import Routes
-from models.alerts import Ack, AckCreate, AckQuery, Acks, Alert, AlertCreate, AlertQuery
+from models.alerts import Ack, AckCreate, AckQuery, Acks, Alert, AlertCreate, AlertQuery, AlertTargets
 from models.common import Page
 from models.keys import Role
 from notifications import cap
@@ -85,6 +85,17 @@ async def acknowledge_alert(request: web.Request) -> web.Response:
     async with pool(request).acquire() as conn:
         ack = await alerts.acknowledge(conn, actor=caller, alert_id=alert_id, data=data)
     return respond(ack)
+
+
+@routes.get("/v1/alerts/{id}/targets", response=AlertTargets, roles="admin, dispatcher, viewer", errors=(403, 404))
+async def alert_targets(request: web.Request) -> web.Response:
+    """Every organization the alert was sent to: reached by webhook, by email, acknowledged, escalated."""
+    caller, alert_id = principal(request), path_id(request)
+    if not caller.is_staff:
+        raise Forbidden("who an alert reached is the bureau's to read")
+    async with pool(request).acquire() as conn:
+        items = await alerts.targets(conn, alert_id=alert_id)
+    return respond(AlertTargets(items=items, escalate_after_minutes=request.app[SETTINGS].alert_escalate_minutes))
 
 
 @routes.get("/v1/alerts/{id}/acks", query=AckQuery, response=Acks,

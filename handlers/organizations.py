@@ -32,7 +32,7 @@ def _may_read(caller: Principal, organization_id: UUID) -> bool:
 
 
 def _shown(caller: Principal, organization: Organization) -> Organization:
-    """Contact phones by the one masking rule (relief/masking.py)."""
+    """Contact phones and emails by the one masking rule (relief/masking.py)."""
     return masking.shown_model("organization", organization, masking.Audience.of(caller))
 
 

@@ -15,7 +15,7 @@ routes = Routes("rosters")
 
 
 def _shown(request: web.Request, roster: Roster) -> Roster:
-    """Members' phones, emergency contacts and certificate numbers by the one masking rule."""
+    """Members' phones, emails, emergency contacts and certificate numbers by the one masking rule."""
     return masking.shown_model("roster", roster, masking.Audience.of(principal(request)))
 
 

@@ -295,3 +295,28 @@ class Acks(Output):
         description="Organizations whose webhooks the alert was sent to that have not acknowledged it "
         "(staff only; empty for an organization's key)"
     )
+
+
+class Reach(StrEnum):
+    delivered = "delivered"
+    pending = "pending"
+    failed = "failed"
+    none = "none"
+
+
+class AlertTarget(Output):
+    """One organization an alert was sent to, by which channel, and what became of it."""
+
+    organization: OrganizationRef
+    webhook: Reach = Field(description="Its subscriptions' deliveries of the broadcast: delivered if any was, "
+                           "else pending, else failed; none: no subscription of it matched")
+    email: Reach = Field(description="The broadcast's email to its contact; none: no address, or email is off")
+    ack_status: AckStatus | None = Field(description="Its answer; null: not acknowledged")
+    acknowledged_at: Timestamp | None
+    escalated_at: Timestamp | None = Field(description="When it was escalated (sent again) for not acknowledging")
+    escalation_email: Reach = Field(description="The escalation's email")
+
+
+class AlertTargets(Output):
+    items: list[AlertTarget]
+    escalate_after_minutes: float = Field(description="RELIEF_ALERT_ESCALATE_MINUTES")

@@ -20,12 +20,14 @@ from models.common import Output, Timestamp
 from models.disbursements import Disbursement
 from models.donations import Donation
 from models.event_shapes import (
+    AlertEscalated,
     CheckedIn,
     CheckedOut,
     Extended,
     ImportCompleted,
     MinimumsListing,
     Overdue,
+    PledgeLate,
     RosterChange,
     RosterCounts,
     WebhookTest,
@@ -149,14 +151,16 @@ PAYLOADS: dict[str, Payload] = {
     "deployment.overdue": _new(Overdue),
     "alert.broadcast": _new(Alert),
     "alert.acknowledged": _change(Ack),
+    "alert.escalated": _new(AlertEscalated),
+    **dict.fromkeys(("pledge.reminded", "pledge.escalated"), _new(PledgeLate)),
     "organization.created": _new(Organization, OrganizationSent),
     **dict.fromkeys(("organization.updated", "organization.approved", "organization.suspended"),
                     _change(Organization, OrganizationSent)),
     "key.created": _new(Key),
-    "key.revoked": _change(Key),
+    **dict.fromkeys(("key.updated", "key.revoked"), _change(Key)),
     "webhook.created": _new(Webhook),
     **dict.fromkeys(("webhook.updated", "webhook.rotated", "webhook.paused", "webhook.resumed",
-                     "webhook.disabled"), _change(Webhook)),
+                     "webhook.disabled", "webhook.failing"), _change(Webhook)),
     "webhook.deleted": Payload(after=None, before=Webhook),  # the envelope's data is the removed subscription
     "webhook.recovered": _new(Recovery),
     "webhook.test": _new(WebhookTest),

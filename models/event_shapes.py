@@ -86,6 +86,33 @@ class Overdue(Output):
     grace_seconds: int
 
 
+class AlertEscalated(Output):
+    """alert.escalated: one targeted team that had not acknowledged an alert in time."""
+
+    alert_id: UUID
+    organization_id: UUID
+    organization_name: str
+    headline: str
+    msg_type: str = Field(description="Alert or Update (a cancel is never escalated)")
+    sent_at: Timestamp
+    escalated_at: Timestamp
+    waited_seconds: int = Field(description="RELIEF_ALERT_ESCALATE_MINUTES, in seconds")
+
+
+class PledgeLate(Output):
+    """pledge.reminded and pledge.escalated: an accepted pledge not dispatched by its call's deadline."""
+
+    pledge_id: UUID
+    call_id: UUID
+    call_title: str
+    organization_id: UUID
+    organization_name: str
+    status: str = Field(description="accepted: still not dispatched")
+    deadline: Timestamp
+    reminded_at: Timestamp
+    bureau_notified_at: Timestamp | None = Field(description="Set on pledge.escalated")
+
+
 class ImportCompleted(Output):
     """import.completed: what relief/import_runner.py writes when a real run ends."""
 

@@ -27,6 +27,16 @@ class OrganizationKind(StrEnum):
     other = "other"
 
 
+class Language(StrEnum):
+    """The language of the email Relief sends: Chinese (the default) or English."""
+
+    zh = "zh"
+    en = "en"
+
+
+LANGUAGE = "The language of the email Relief sends it: zh (the default) or en"
+
+
 class OrganizationStatus(StrEnum):
     pending = "pending"
     approved = "approved"
@@ -36,7 +46,8 @@ class OrganizationStatus(StrEnum):
 class Contact(Input):
     name: Text
     phone: Phone | None = None
-    email: Email | None = None
+    email: Email | None = Field(default=None, description=(
+        "Whole for dispatchers, admins and the organization itself; w***@example.org for everyone else"))
 
 
 class Capabilities(Input):
@@ -51,6 +62,7 @@ class OrganizationCreate(Input):
     region: Region
     contact: Contact
     capabilities: Capabilities = Field(default_factory=Capabilities)
+    language: Language = Field(default=Language.zh, description=LANGUAGE)
 
 
 class OrganizationUpdate(Patch):
@@ -60,6 +72,7 @@ class OrganizationUpdate(Patch):
     region: Region | None = None
     contact: Contact | None = None
     capabilities: Capabilities | None = None
+    language: Language | None = Field(default=None, description=LANGUAGE)
 
 
 class Organization(Output):
@@ -70,6 +83,7 @@ class Organization(Output):
     region: str
     contact: Contact
     capabilities: Capabilities
+    language: Language = Field(description=LANGUAGE)
     status: OrganizationStatus
     version: int
     created_at: Timestamp

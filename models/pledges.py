@@ -11,7 +11,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator, 
 from models.amounts import Amount, Counter, Currency, Headcount, NonNegative, Quantity
 from models.calls import CallKind
 from models.common import Input, ListQuery, Output, Text, Timestamp
-from models.organizations import Phone
+from models.organizations import Email, Phone
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
@@ -30,6 +30,9 @@ class Lead(Input):
 
     name: Text
     phone: Phone
+    # Left out of the stored lead when not given, as leads written before it were stored.
+    email: Email | None = Field(default=None, exclude_if=lambda email: email is None, description=(
+        "Whole for dispatchers, admins and the pledging organization; w***@example.org for everyone else"))
 
 
 class PledgeCreate(Input):

@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import AfterValidator, Field, StringConstraints
 
 from models.common import Input, Output, Text, Timestamp
-from models.organizations import Phone, Tag
+from models.organizations import Email, Phone, Tag
 from models.pledges import PledgeStatus
 
 MAX_MEMBERS = 2000
@@ -62,6 +62,7 @@ class RosterMemberIn(Input):
     id: UUID | None = Field(default=None, description="A current member's id, to keep them; omit for a new member")
     name: Text
     phone: MemberPhone = Field(description="Unique among the live rosters of the incident: a phone is one person")
+    email: Email | None = None
     skills: list[Tag] = Field(default_factory=list, max_length=50)
     certificates: list[Certificate] = Field(default_factory=list, max_length=20)
     role: MemberRole = MemberRole.member
@@ -91,6 +92,8 @@ class RosterMember(Output):
     organization_id: UUID
     name: str
     phone: str = Field(description="Whole for dispatchers, admins and the organization; 139****5678 for viewers")
+    email: str | None = Field(default=None, description=(
+        "Whole for dispatchers, admins and the organization; w***@example.org for viewers"))
     skills: list[str]
     certificates: list[CertificateOut]
     role: MemberRole

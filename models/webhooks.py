@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import difflib
+from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema, model_validator
 
 from models.catalogue import Skill
 from models.common import Input, ListQuery, Output, Patch, Timestamp
@@ -45,6 +46,32 @@ RegionPrefix = Annotated[
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
+RATE_LIMIT_MAX = 1000  # the migration's check (0016): rate_limit > 0 and <= 1000
+
+
+def _rate_number(value: Any) -> Any:
+    # Bodies are parsed with parse_float=Decimal, so 0.5 arrives exact; a numeric string or true/false is
+    # not the number the schema promises (bool is an int, hence the first test).
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise ValueError("must be a JSON number of deliveries per second, e.g. 2 or 0.5")
+    return value
+
+
+# Six decimal places at most: the slowest pace is then one delivery in 11.6 days, and the interval the
+# workers add to rate_next_at (slots / rate) always stays a sensible time. The schema has no multipleOf:
+# 0.3 is no float multiple of 0.000001, and clients checking it would refuse what the server takes.
+RateLimit = Annotated[
+    Decimal,
+    BeforeValidator(_rate_number),
+    Field(gt=0, le=RATE_LIMIT_MAX, decimal_places=6),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": RATE_LIMIT_MAX}),
+]
+RATE_LIMIT_DESCRIPTION = (
+    "At most this many deliveries per second to this subscription (0.5: one every two seconds), shared by "
+    "every worker; more wait their turn in order, nothing is dropped. Null: as fast as the worker sends "
+    "(the default). Above 0, at most 1000, up to six decimal places"
+)
+
 
 class WebhookStatus(StrEnum):
     active = "active"
@@ -80,6 +107,7 @@ class WebhookCreate(Input):
     description: Description = ""
     format: WebhookFormat = Field(default=WebhookFormat.json, description="json: the event envelope; cap: alerts "
                                   "as CAP 1.2 XML (event_types then alert.broadcast or alert.* only)")
+    rate_limit: RateLimit | None = Field(default=None, description=RATE_LIMIT_DESCRIPTION)
 
     @model_validator(mode="after")
     def _cap_takes_alerts(self) -> WebhookCreate:
@@ -90,6 +118,8 @@ class WebhookCreate(Input):
 
 
 class WebhookUpdate(Patch):
+    nullable: ClassVar[frozenset[str]] = frozenset({"rate_limit"})  # null: no pace any more
+
     url: Url | None = None
     event_types: list[EventPattern] | None = Field(default=None, min_length=1, max_length=50)
     incidents: list[UUID] | None = Field(default=None, max_length=100)
@@ -97,6 +127,7 @@ class WebhookUpdate(Patch):
     skills: list[Skill] | None = Field(default=None, max_length=50)
     description: Description | None = None
     format: WebhookFormat | None = None
+    rate_limit: RateLimit | None = Field(default=None, description=RATE_LIMIT_DESCRIPTION + "; null clears it")
 
 
 class BreakerState(StrEnum):
@@ -125,6 +156,9 @@ class Webhook(Output):
     regions: list[str]
     skills: list[str]
     format: WebhookFormat = WebhookFormat.json
+    # A float, so the API and the events show a JSON number (a Decimal would be written as a string).
+    rate_limit: float | None = Field(default=None, description="Deliveries per second at most (0.5: one every "
+                                     "two seconds), shared by every worker; null: no limit")
     status: WebhookStatus
     held: bool = Field(
         default=False,

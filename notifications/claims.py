@@ -4,7 +4,10 @@ what their attempts got. Kept together because each relies on how the other trea
 from relief.deliveries import SENDABLE
 
 # Claim due deliveries: at most `per destination` for each host:port (so one slow team cannot fill
-# the worker), skipping destinations already at their limit here, and only deliveries nobody holds.
+# the worker), skipping destinations already at their limit here, and only deliveries nobody holds;
+# of a paced subscription, only as many as the slots this transaction took for it ($9, $10), none
+# without. (The slots are not re-checked in `locked`: the webhooks rows stay locked by the
+# transaction that took them until this claim commits.)
 # The conditions are repeated in the locking query: a row claimed and committed by another worker
 # between the two is re-checked there (READ COMMITTED re-evaluates a changed row) and skipped.
 CLAIM = f"""
@@ -12,20 +15,33 @@ with live as (
     select objid::bigint as worker from pg_locks
      where locktype = 'advisory' and classid = $1 and objsubid = 2 and granted
        and database = (select oid from pg_database where datname = current_database())
+), slots as (
+    select * from unnest($9::uuid[], $10::int[]) as s(webhook_id, slots)
 ), candidates as (
     select id, rank, next_attempt_at, probe from (
-        select d.id, d.next_attempt_at, w.destination = any($8::text[]) as probe,
-               row_number() over (partition by w.destination order by d.next_attempt_at, d.id) as rank
-          from webhook_deliveries d join webhooks w on w.id = d.webhook_id
-          left join webhook_destinations b on b.destination = w.destination
-         where d.status = 'pending'
-           and (d.next_attempt_at <= $2 or w.destination = any($8::text[]))
-           and {SENDABLE}
-           and w.destination <> all($5::text[])
-           -- a destination held (its breaker open, or a Retry-After) gets nothing but the probe it was given
-           and (w.destination = any($8::text[])
-                or (b.opened_at is null and (b.held_until is null or b.held_until <= $2)))
-           and (d.claimed_by is null or d.claimed_until < $2 or d.claimed_by not in (select worker from live))
+        select id, next_attempt_at, probe,
+               row_number() over (partition by destination order by next_attempt_at, id) as rank
+          from (
+            select d.id, d.next_attempt_at, w.destination, w.destination = any($8::text[]) as probe, s.slots,
+                   row_number() over (partition by d.webhook_id order by d.next_attempt_at, d.event_id, d.id)
+                       as paced_rank  -- a backlog goes out in the order of its events
+              from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+              left join webhook_destinations b on b.destination = w.destination
+              left join slots s on s.webhook_id = w.id
+             where d.status = 'pending'
+               and (d.next_attempt_at <= $2 or w.destination = any($8::text[]))
+               and {SENDABLE}
+               and w.destination <> all($5::text[])
+               -- a destination held (its breaker open, or a Retry-After) gets nothing but the probe it was given
+               and (w.destination = any($8::text[])
+                    or (b.opened_at is null and (b.held_until is null or b.held_until <= $2)))
+               and (d.claimed_by is null or d.claimed_until < $2 or d.claimed_by not in (select worker from live))
+               -- a paced subscription sends only in a turn this worker took (notifications/pacing.py)
+               and (w.rate_limit is null or s.slots is not null)
+          ) sendable
+         -- a paced subscription's deliveries past its slots go before the destinations are ranked, so
+         -- that they take no other subscription's place there
+         where slots is null or paced_rank <= slots
     ) ranked
      where rank <= case when probe then 1 else $6 end
      order by rank, next_attempt_at  -- breadth first: every team's first delivery before anyone's second,

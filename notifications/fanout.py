@@ -13,6 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
+from notifications.email import rules
 from relief.deliveries import MATCHES
 
 # Which subscriptions get which event: relief/deliveries.MATCHES (shared with a subscription's recovery).
@@ -32,13 +33,20 @@ with batch as (
     on conflict (webhook_id, event_id) do nothing
     returning 1
 )
-select (select count(*) from done) as events, (select count(*) from inserted) as deliveries
+select (select count(*) from done) as events, (select count(*) from inserted) as deliveries,
+       (select coalesce(array_agg(event_id), '{{}}') from done) as event_ids
 """
 
 BATCH = 100
 
 
-async def fan_out(conn: asyncpg.Connection, *, now: datetime, batch: int = BATCH) -> tuple[int, int]:
-    """Fan out one batch of queued events; returns (events, deliveries created)."""
-    row = await conn.fetchrow(_FAN_OUT, batch, now)
-    return row["events"], row["deliveries"]
+async def fan_out(conn: asyncpg.Connection, *, now: datetime, batch: int = BATCH,
+                  mail: rules.Config | None = None) -> tuple[int, int, int]:
+    """Fan out one batch of queued events; returns (events, deliveries created, emails queued).
+
+    The emails the notification rules make of the batch are stored in the same transaction as its
+    deliveries, so neither is lost nor made twice by a crash between them."""
+    async with conn.transaction():
+        row = await conn.fetchrow(_FAN_OUT, batch, now)
+        emails = await rules.queue(conn, list(row["event_ids"]), mail, now=now) if mail is not None else 0
+    return row["events"], row["deliveries"], emails

@@ -29,7 +29,10 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import structlog
 
-from notifications import breaker, cap, claims, envelope, fanout, schedule, sender
+from notifications import breaker, cap, claims, envelope, fanout, pacing, schedule, sender
+from notifications.email import rules as email_rules
+from notifications.email.sender import BATCH as _MAIL_BATCH
+from notifications.email.sender import Mailer
 from notifications.signing import Signer
 from relief import db, deliveries, webhooks
 from relief.auth import SYSTEM
@@ -102,6 +105,10 @@ class Worker:
         self.delivered = 0
         self.failed_attempts = 0
         self._probe_every = timedelta(seconds=settings.webhook_breaker_probe_seconds)
+        # Email (notifications/email/): the rules' messages are made at fan-out, sent by mail_loop.
+        self.mail_rules = email_rules.Config.of(settings)
+        self.mailer = Mailer(settings, lock_class=WORKER_LOCK_CLASS, clock=clock, rng=self.rng)
+        self.mail_wake = asyncio.Event()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -109,6 +116,8 @@ class Worker:
         self.pool = await db.create_pool(self.database_url, min_size=1, max_size=4,
                                          timeout=self.settings.db_connect_timeout)
         await self._listen()
+        if not self.mailer.on:
+            log.info("email_off", reason="RELIEF_SMTP_HOST is not set: the notification rules send nothing")
 
     async def _listen(self) -> None:
         listener = await db.connect(self.database_url)
@@ -144,6 +153,10 @@ class Worker:
                         "update webhook_deliveries set claimed_by = null, claimed_until = null where claimed_by = $1",
                         self.number,
                     )
+                    await conn.execute(
+                        "update notifications set claimed_by = null, claimed_until = null where claimed_by = $1",
+                        self.number,
+                    )
         await self.client.aclose()
         if self.listener is not None:
             with suppress(Exception):
@@ -161,6 +174,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Fan out and deliver until `stop` is set. Database outages are waited out, not fatal."""
         flusher = asyncio.create_task(self._flush_loop(), name="relief-worker-flush")
+        mail = asyncio.create_task(self._mail_loop(stop), name="relief-worker-email") if self.mailer.on else None
         try:
             while not stop.is_set():
                 self.wake.clear()  # before the round: a wake-up during it means look again
@@ -188,6 +202,29 @@ class Worker:
             flusher.cancel()  # close() writes what is left, after the attempts in flight end
             with suppress(asyncio.CancelledError):
                 await flusher
+            if mail is not None:  # a message being sent is sent again by the next worker: at least once
+                mail.cancel()
+                with suppress(asyncio.CancelledError):
+                    await mail
+
+    async def _mail_loop(self, stop: asyncio.Event) -> None:
+        """Send due email beside the deliveries (an SMTP server's slowness never holds webhooks back)."""
+        while not stop.is_set():
+            self.mail_wake.clear()
+            wait = self.settings.webhook_poll_interval
+            try:
+                if await self.mail_round() >= _MAIL_BATCH:
+                    wait = 0
+            except Exception as exc:
+                if db.unavailable(exc):
+                    log.warning("email_database_unavailable", error=str(exc) or type(exc).__name__)
+                else:
+                    log.exception("email_round_failed")
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.mail_wake.wait(), wait)
+
+    async def mail_round(self) -> int:
+        return await self.mailer.round(self._pool(), number=self.number, owned=[self.number, *self.former_numbers])
 
     async def _keep_listening(self) -> None:
         """The listening connection carries the worker's lock: if it dropped (a database restart),
@@ -201,12 +238,14 @@ class Worker:
         async with self._pool().acquire() as conn:
             # When the next delivery falls due, or the claim on it runs out (claims held by live
             # workers are theirs to finish; a dead worker's are also found by the next poll).
-            # A held destination's deliveries fall due when it does (its next probe, its Retry-After).
+            # A held destination's deliveries fall due when it does (its next probe, its Retry-After);
+            # a paced subscription's not before its next turn (greatest() passes over the nulls).
             due = await conn.fetchval(
                 f"""
-                select min(case when b.opened_at is not null then b.held_until
-                                else greatest(d.next_attempt_at, coalesce(d.claimed_until, d.next_attempt_at),
-                                              coalesce(b.held_until, d.next_attempt_at)) end)
+                select min(greatest(case when b.opened_at is not null then b.held_until
+                                         else greatest(d.next_attempt_at, coalesce(d.claimed_until, d.next_attempt_at),
+                                                       coalesce(b.held_until, d.next_attempt_at)) end,
+                                    case when w.rate_limit is not null then w.rate_next_at end))
                   from webhook_deliveries d join webhooks w on w.id = d.webhook_id
                   left join webhook_destinations b on b.destination = w.destination
                  where d.status = 'pending' and {deliveries.SENDABLE}
@@ -225,8 +264,10 @@ class Worker:
         async with self._pool().acquire() as conn:
             created = 0
             while True:
-                events, deliveries = await fanout.fan_out(conn, now=self.clock())
+                events, deliveries, emails = await fanout.fan_out(conn, now=self.clock(), mail=self.mail_rules)
                 created += deliveries
+                if emails:
+                    self.mail_wake.set()
                 if events < fanout.BATCH:
                     break
             if created:
@@ -264,17 +305,24 @@ class Worker:
                 await asyncio.gather(*self.in_flight)
             await self.flush()
             if not full:
+                while self.mailer.on and (sent := await self.mail_round()):
+                    attempts += sent
                 return attempts
 
     async def _claim(self, conn: asyncpg.Connection, limit: int) -> list[Job]:
         busy = [d for d, n in self.per_destination.items() if n >= self.settings.webhook_destination_concurrency]
+
         now = self.clock()
-        async with conn.transaction():  # a probe taken is a probe claimed, or neither
+        async with conn.transaction():  # a probe or a paced turn taken is claimed, or neither is taken
             probes = await breaker.take_probes(conn, now=now, probe_every=self._probe_every, busy=busy)
+            slots = await pacing.take_slots(
+                conn, now=now, limit=limit, per_destination=self.settings.webhook_destination_concurrency,
+                busy=busy, probes=probes, lock_class=WORKER_LOCK_CLASS,
+            )
             rows = await conn.fetch(
                 claims.CLAIM, WORKER_LOCK_CLASS, now, self.number, limit, busy,
                 self.settings.webhook_destination_concurrency, timedelta(seconds=self.settings.webhook_claim_seconds),
-                probes,
+                probes, list(slots), list(slots.values()),
             )
         if not rows:
             return []
@@ -398,7 +446,7 @@ class Worker:
                                  probe_every=self._probe_every)
             if ok:
                 await conn.execute(
-                    "update webhooks set failing_since = null"
+                    "update webhooks set failing_since = null, failing_noticed_at = null"
                     " where id = any($1::uuid[]) and failing_since is not null",
                     list(ok),
                 )
@@ -408,7 +456,7 @@ class Worker:
                     """
                     update webhooks set failing_since = coalesce(failing_since, $2)
                      where id = any($1::uuid[]) and status <> 'disabled'
-                    returning id, failing_since
+                    returning id, failing_since, failing_noticed_at
                     """,
                     list(failing - ok), now,
                 )
@@ -416,10 +464,15 @@ class Worker:
         self.delivered += delivered
         self.failed_attempts += len(batch) - delivered
         limit = timedelta(hours=self.settings.webhook_disable_after_hours)
+        notice = timedelta(hours=self.settings.webhook_failing_notice_hours)
         to_disable = {w: "the receiver answered 410 Gone" for w in gone}
         for row in stale:
             if now - row["failing_since"] >= limit and row["id"] not in to_disable:
                 to_disable[row["id"]] = f"deliveries have failed since {row['failing_since'].isoformat()}"
+            elif now - row["failing_since"] >= notice and row["failing_noticed_at"] is None:
+                async with pool.acquire() as conn:  # once per run of failures (webhooks.notice_failing)
+                    if await webhooks.notice_failing(conn, webhook_id=row["id"], now=now):
+                        log.warning("webhook_failing", webhook_id=str(row["id"]))
         for webhook_id, reason in to_disable.items():
             async with pool.acquire() as conn:
                 if await webhooks.disable(conn, actor=SYSTEM, webhook_id=webhook_id, reason=reason):

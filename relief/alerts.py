@@ -9,10 +9,20 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from models.alerts import Ack, AckCreate, Acks, Alert, AlertArea, AlertCreate, CapMsgType, OrganizationRef
+from models.alerts import (
+    Ack,
+    AckCreate,
+    Acks,
+    Alert,
+    AlertArea,
+    AlertCreate,
+    AlertTarget,
+    CapMsgType,
+    OrganizationRef,
+)
 from models.common import Page
 from models.keys import Role
-from relief import cursors, db, events, incidents
+from relief import cursors, db, deliveries, events, incidents
 from relief.auth import Principal
 from relief.errors import Forbidden, Invalid, InvalidState, NotFound
 
@@ -112,7 +122,26 @@ async def create(
             after=alert,
         )
         await conn.execute("update alerts set event_id = $2 where id = $1", alert.id, event_id)
+        await conn.execute(_TARGETS, alert.id, event_id)
     return alert
+
+
+# Who an alert is sent to, fixed as it is broadcast: the owners of the subscriptions its event matches
+# (the fan-out's own rule, deliveries.MATCHES) and the approved volunteer teams whose region lies within
+# one of the incident's. The acks' not_acknowledged, the email rule and the escalation read this set.
+_SIGNIFICANT = "case when r like '%0000' then left(r, 2) when r like '%00' then left(r, 4) else r end"
+_TARGETS = f"""
+insert into alert_targets (alert_id, organization_id)
+select $1, o.id
+  from organizations o, events e join incidents i on i.id = e.incident_id
+ where e.id = $2
+   and (exists (select 1 from webhooks w
+                 where w.organization_id = o.id and w.status <> 'disabled' and w.created_at <= e.created_at
+                   and {deliveries.MATCHES})
+        or (o.kind = 'volunteer_team' and o.status = 'approved'
+            and exists (select 1 from unnest(i.regions) r where starts_with(o.region, {_SIGNIFICANT}))))
+on conflict do nothing
+"""
 
 
 async def get(conn: asyncpg.Connection, *, alert_id: UUID) -> Alert | None:
@@ -233,8 +262,7 @@ async def list_acks(
     """An alert's acknowledgements, newest first, and (unless narrowed to one organization) the
     organizations it was sent to that have not acknowledged it.
 
-    "Sent to" is the owners of the webhook deliveries of its alert.broadcast event: fan-out happens
-    after commit, so right after a broadcast the list fills as the worker queues deliveries.
+    "Sent to" is its targets (alert_targets), fixed in the broadcast's transaction.
     """
     await require(conn, alert_id)
     position = cursors.decode_position(cursor) if cursor else (None, None)
@@ -263,9 +291,7 @@ async def list_acks(
                 """
                 select o.id, o.name
                   from organizations o
-                 where o.id in (select w.organization_id
-                                  from webhook_deliveries d join webhooks w on w.id = d.webhook_id
-                                 where d.event_id = (select event_id from alerts where id = $1))
+                 where o.id in (select organization_id from alert_targets where alert_id = $1)
                    and not exists (select 1 from alert_acks k where k.alert_id = $1 and k.organization_id = o.id)
                  order by o.name, o.id
                 """,
@@ -330,3 +356,35 @@ async def latest_version(conn: asyncpg.Connection, *, alert_id: UUID) -> UUID | 
         alert_id,
     )
     return found
+
+
+# A channel's state for one organization: delivered if any message got through, else pending, else failed.
+def _reach(status: str) -> str:
+    return f"""
+    case when bool_or({status} = 'delivered') then 'delivered' when bool_or({status} = 'pending') then 'pending'
+         when bool_or({status} = 'failed') then 'failed' else 'none' end
+    """
+
+
+async def targets(conn: asyncpg.Connection, *, alert_id: UUID) -> list[AlertTarget]:
+    """Who an alert was sent to, by webhook and by email, who answered, who was escalated."""
+    await require(conn, alert_id)
+    rows = await conn.fetch(
+        f"""
+        select o.id, o.name, t.escalated_at, k.status as ack_status, k.updated_at as acknowledged_at,
+               (select {_reach("d.status")} from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+                 where d.event_id = a.event_id and w.organization_id = o.id) as webhook,
+               (select {_reach("n.status")} from notifications n
+                 where n.event_id = a.event_id and n.organization_id = o.id) as email,
+               (select {_reach("n.status")} from notifications n
+                 where n.event_id = t.escalation_event_id and n.organization_id = o.id) as escalation_email
+          from alert_targets t join alerts a on a.id = t.alert_id join organizations o on o.id = t.organization_id
+          left join alert_acks k on k.alert_id = t.alert_id and k.organization_id = t.organization_id
+         where t.alert_id = $1
+         order by o.name, o.id
+        """,
+        alert_id,
+    )
+    return [AlertTarget(organization=OrganizationRef(id=r["id"], name=r["name"]), webhook=r["webhook"],
+                        email=r["email"], ack_status=r["ack_status"], acknowledged_at=r["acknowledged_at"],
+                        escalated_at=r["escalated_at"], escalation_email=r["escalation_email"]) for r in rows]

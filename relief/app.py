@@ -26,6 +26,7 @@ from handlers import imports as imports_handlers
 from handlers import incidents as incidents_handlers
 from handlers import keys as keys_handlers
 from handlers import metrics as metrics_handlers
+from handlers import notifications as notifications_handlers
 from handlers import offers as offers_handlers
 from handlers import openapi
 from handlers import organizations as organizations_handlers
@@ -48,7 +49,7 @@ from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
 from handlers.routing import Operation
 from handlers.system import OPENAPI
-from relief import chain, db, deliveries, idempotency, import_runner, overdue, sessions
+from relief import chain, db, deliveries, escalations, idempotency, import_runner, overdue, sessions
 from relief.app_keys import IN_FLIGHT, LEDGER_SIGNER, POOL, SETTINGS, STOPPING
 from relief.inflight import InFlight
 from relief.settings import Settings
@@ -93,6 +94,7 @@ def operations() -> list[Operation]:
         *webhooks_handlers.routes.operations,
         *alerts_handlers.routes.operations,
         *public_alerts_handlers.routes.operations,
+        *notifications_handlers.routes.operations,
         *console_handlers.routes.operations,
     ]
 
@@ -165,7 +167,9 @@ def _overdue(settings: Settings, url: str) -> Callable[[web.Application], AsyncI
     """The overdue watch (relief/overdue.py): every replica runs one, each alarm is raised once, within
     seconds of its deadline whatever RELIEF_MAINTENANCE_INTERVAL says."""
     return _background("relief-overdue", lambda app: overdue.OverdueWatch(
-        app[POOL], url, grace=settings.deployment_overdue_grace))
+        app[POOL], url, grace=settings.deployment_overdue_grace,
+        delays=escalations.Delays(alert_seconds=settings.alert_escalate_minutes * 60,
+                                  pledge_notice_seconds=settings.pledge_notice_minutes * 60)))
 
 
 def _imports(settings: Settings, url: str) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -243,7 +243,7 @@ def _demo_if_empty(settings: Settings, url: str) -> None:
     from relief import demo as scenario
 
     async def work(conn):  # type: ignore[no-untyped-def]
-        return await scenario.load_if_empty(conn, secret=_demo_secret(settings))
+        return await scenario.load_if_empty(conn, secret=_demo_secret(settings), sender=settings.cap_sender)
 
     result = asyncio.run(_with_conn(url, work))
     if result is None:
@@ -257,7 +257,7 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     from relief import demo as scenario
 
     async def work(conn):  # type: ignore[no-untyped-def]
-        return await scenario.load(conn, secret=_demo_secret(settings))
+        return await scenario.load(conn, secret=_demo_secret(settings), sender=settings.cap_sender)
 
     _print_demo(settings, asyncio.run(_with_conn(database_url(settings), work)))
     return 0

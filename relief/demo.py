@@ -36,6 +36,7 @@ from models.residents import EvacuationCreate, ResidentCreate
 from models.shelters import ShelterCreate
 from relief import (
     calls,
+    demo_alerts,
     demo_field,
     demo_impacts,
     demo_imports,
@@ -105,7 +106,9 @@ def _organization_body(slug: str, spec: tuple[str, str, str, str, str, list[str]
         "credit_code": credit_code(kind, region, serial),
         "kind": kind,
         "region": region,
-        "contact": {"name": contact, "phone": phone},
+        # Email on a domain of its own (RFC 2606's example.org is reserved: nothing is ever delivered
+        # there by accident when a demo runs with an SMTP server set).
+        "contact": {"name": contact, "phone": phone, "email": f"{slug.replace('_', '-')}@demo.example.org"},
         "capabilities": {"skills": skills, "goods": goods},
     }
 
@@ -138,7 +141,7 @@ def _donor(slug_or_name: str | None, orgs: dict[str, UUID]) -> dict[str, Any]:
     return {"name": slug_or_name}
 
 
-async def _scenario(conn: asyncpg.Connection, secret: bytes) -> UUID:
+async def _scenario(conn: asyncpg.Connection, secret: bytes, sender: str) -> UUID:
     started = time.monotonic()
     incident = await incidents.create(conn, actor=SYSTEM, data=IncidentCreate.model_validate({
         "code": INCIDENT_CODE,
@@ -219,6 +222,10 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes) -> UUID:
                                     names=names)
     _progress(f"{field.members} team members on 3 rosters, {field.tasks} tasks, {field.on_site} on site now, "
               f"{field.overdue} overdue")
+    alert = await demo_alerts.record(conn, dispatcher=staff.dispatcher, incident_id=incident_id, orgs=orgs,
+                                     names=names, sender=sender)
+    _progress(f"1 alert to {alert.targets} volunteer teams: {alert.acknowledged} acknowledged, "
+              f"{alert.escalated} escalated for not answering")
     figures = await demo_impacts.record_later(conn, dispatcher=staff.dispatcher, incident_id=incident_id, orgs=orgs)
     _progress(f"{figures} more impact figures: the districts' verified count, two organizations' and a newspaper's")
     update = await demo_sitreps.issue_update(conn, dispatcher=staff.dispatcher, incident_id=incident_id)
@@ -323,7 +330,7 @@ async def _demo_organization(conn: asyncpg.Connection) -> tuple[UUID, str]:
     return row["id"], row["name"]
 
 
-async def load(conn: asyncpg.Connection, *, secret: bytes) -> DemoResult:
+async def load(conn: asyncpg.Connection, *, secret: bytes, sender: str = "relief@localhost") -> DemoResult:
     """Load the Doksuri demo unless it is there already; either way, issue fresh demo keys.
 
     `secret` keys the hashes of residents' ID numbers (the service's RELIEF_SECRET_KEY).
@@ -334,7 +341,7 @@ async def load(conn: asyncpg.Connection, *, secret: bytes) -> DemoResult:
         _progress(f"loading the Doksuri demo ({INCIDENT_CODE})")
         try:
             async with conn.transaction():
-                incident_id = await _scenario(conn, secret)
+                incident_id = await _scenario(conn, secret, sender)
             loaded = True
         except Conflict:
             # Another `relief demo` loaded it meanwhile (its incident code came first); ours rolled back whole.
@@ -345,7 +352,9 @@ async def load(conn: asyncpg.Connection, *, secret: bytes) -> DemoResult:
         _progress(f"the Doksuri demo ({INCIDENT_CODE}) is already loaded; issuing fresh keys only")
     async with conn.transaction():
         organization_id, organization_name = await _demo_organization(conn)
-        dispatcher = await keys.create(conn, actor=SYSTEM, name="demo dispatcher", role=Role.dispatcher)
+        # The duty desk's address: the bureau's notices (an overdue member, a late pledge) go there.
+        dispatcher = await keys.create(conn, actor=SYSTEM, name="demo dispatcher", role=Role.dispatcher,
+                                       notify_email="duty@demo.example.org")
         approver = await keys.create(conn, actor=SYSTEM, name="demo approver", role=Role.dispatcher)
         organization = await keys.create(conn, actor=SYSTEM, name=f"demo organization ({organization_name})",
                                          role=Role.organization, organization_id=organization_id)
@@ -361,8 +370,9 @@ async def load(conn: asyncpg.Connection, *, secret: bytes) -> DemoResult:
     )
 
 
-async def load_if_empty(conn: asyncpg.Connection, *, secret: bytes) -> DemoResult | None:
+async def load_if_empty(conn: asyncpg.Connection, *, secret: bytes, sender: str = "relief@localhost"
+                        ) -> DemoResult | None:
     """load() on a database without any incident; None (and nothing touched) when it has one."""
     if await conn.fetchval("select exists (select 1 from incidents)"):
         return None
-    return await load(conn, secret=secret)
+    return await load(conn, secret=secret, sender=sender)

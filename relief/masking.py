@@ -13,6 +13,11 @@ channel can show what another hides. The rule, per kind of entity:
   and admins and to the member's own organization, masked to viewers and everyone else; certificate
   numbers are treated like ID numbers (****1234). Another organization never reads a roster at all
   (404), and events carry rosters' counts only, so webhooks and the public never see a member;
+- emails are contact data like phones (issue 15): an organization's contact email, a pledge lead's
+  and a roster member's are shown whole to exactly those who see the phone beside them whole, and
+  masked by mask_email (w***@example.org) for everyone else; a bureau staff key's notify_email is
+  read through REST by admins only, and in events (the audit trail, the bureau's webhooks) it is the
+  bureau's own contact, like a site manager's phone;
 - a webhook URL's query string (where receivers put their tokens) is shown to the subscription's
   owner only: the organization for its own, dispatchers for the bureau's; others see `?token=***`;
 - a situation report (issue 13) holds no personal data, but its narrative and issuer are the bureau's:
@@ -52,6 +57,15 @@ def mask_phone(phone: str) -> str:
     if len(digits) < 11:
         return "****" + digits[-4:]
     return digits[:3] + "****" + digits[-4:]
+
+
+def mask_email(address: str) -> str:
+    """w***@example.org: the first character and the domain, enough to tell addresses apart, not
+    enough to write to one. Anything without a local part and a domain is hidden whole."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local or not domain:
+        return "***"
+    return f"{local[0]}***@{domain}"
 
 
 def mask_number(number: str) -> str:
@@ -114,6 +128,7 @@ class _Rule:
     paths: tuple[tuple[str, ...], ...]  # where the fields are in the document
     mask: Callable[[str], str] = mask_phone
     numbers: tuple[tuple[str, ...], ...] = ()  # ID-like numbers, masked by mask_number on the same terms
+    emails: tuple[tuple[str, ...], ...] = ()  # email addresses, masked by mask_email on the same terms
 
 
 def _nobody(_audience: Audience, _owner: Any) -> bool:
@@ -122,19 +137,22 @@ def _nobody(_audience: Audience, _owner: Any) -> bool:
 
 _RULES: dict[str, _Rule] = {
     "resident": _Rule(None, _nobody, (("phone",),)),
-    "pledge": _Rule("organization_id", Audience.sees_contacts_of, (("lead", "phone"),)),
-    "organization": _Rule("id", Audience.sees_contacts_of, (("contact", "phone"),)),
+    "pledge": _Rule("organization_id", Audience.sees_contacts_of, (("lead", "phone"),), emails=(("lead", "email"),)),
+    "organization": _Rule("id", Audience.sees_contacts_of, (("contact", "phone"),), emails=(("contact", "email"),)),
     # A site's manager is the bureau's own contact (a site names no organization_id, so the owner is
     # the bureau): dispatchers and admins see it whole, viewers and everyone outside masked.
     "site": _Rule("organization_id", Audience.is_owner, (("manager", "phone"),)),
     "webhook": _Rule("organization_id", Audience.is_owner, (("url",),), mask_query),
+    # A key in an event (key.created, key.revoked): a staff key names no organization, so its
+    # notify_email is the bureau's own contact; an organization's key never holds one.
+    "key": _Rule("organization_id", Audience.is_owner, (), emails=(("notify_email",),)),
     # A roster (GET /v1/pledges/{id}/roster) and a member wherever one is shown alone (deployments, the
     # muster view): "*" steps into every item of a list.
     "roster": _Rule("organization_id", Audience.sees_contacts_of,
                     (("members", "*", "phone"), ("members", "*", "emergency_contact", "phone")),
-                    numbers=(("members", "*", "certificates", "*", "number"),)),
+                    numbers=(("members", "*", "certificates", "*", "number"),), emails=(("members", "*", "email"),)),
     "roster_member": _Rule("organization_id", Audience.sees_contacts_of, (("phone",), ("emergency_contact", "phone")),
-                           numbers=(("certificates", "*", "number"),)),
+                           numbers=(("certificates", "*", "number"),), emails=(("email",),)),
 }
 
 
@@ -146,7 +164,9 @@ def _mask_at(node: Any, path: tuple[str, ...], mask: Callable[[str], str]) -> No
     elif rest:
         _mask_at(node.get(name) if isinstance(node, dict) else None, rest, mask)
     elif isinstance(node, dict) and isinstance(node.get(name), str) and node[name]:
-        if "*" not in node[name]:  # already masked where it was stored (a resident's phone)
+        # A resident's phone is stored masked; an email may hold a "*" of its own, and masking one
+        # twice changes nothing, so an email is always masked.
+        if mask is mask_email or "*" not in node[name]:
             node[name] = mask(node[name])
 
 
@@ -166,6 +186,8 @@ def shown(entity_type: str, document: Any, audience: Audience) -> Any:
         _mask_at(masked, path, rule.mask)
     for path in rule.numbers:
         _mask_at(masked, path, mask_number)
+    for path in rule.emails:
+        _mask_at(masked, path, mask_email)
     return masked
 
 

@@ -53,8 +53,8 @@ async def create(conn: asyncpg.Connection, *, actor: Principal, data: Organizati
         try:
             row = await conn.fetchrow(
                 """
-                insert into organizations (name, credit_code, kind, region, contact, capabilities)
-                values ($1, $2, $3, $4, $5, $6)
+                insert into organizations (name, credit_code, kind, region, contact, capabilities, language)
+                values ($1, $2, $3, $4, $5, $6, $7)
                 returning *
                 """,
                 data.name,
@@ -63,6 +63,7 @@ async def create(conn: asyncpg.Connection, *, actor: Principal, data: Organizati
                 data.region,
                 dump(data.contact),
                 dump(data.capabilities),
+                data.language,
             )
         except asyncpg.UniqueViolationError as exc:
             raise _duplicate(data.credit_code) from exc
@@ -140,7 +141,7 @@ async def update(
                 """
                 update organizations
                    set name = $2, credit_code = $3, kind = $4, region = $5, contact = $6,
-                       capabilities = $7, version = version + 1, updated_at = now()
+                       capabilities = $7, language = $8, version = version + 1, updated_at = now()
                  where id = $1
                 returning *
                 """,
@@ -151,6 +152,7 @@ async def update(
                 merged["region"],
                 merged["contact"],
                 merged["capabilities"],
+                merged["language"],
             )
         except asyncpg.UniqueViolationError as exc:
             raise _duplicate(merged["credit_code"]) from exc

@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from relief import db, events
+from relief import db, escalations, events
 from relief.auth import SYSTEM
 from relief.deployments import CHANNEL
 
@@ -96,8 +96,10 @@ class OverdueWatch:
     """
 
     def __init__(self, pool: asyncpg.Pool, database_url: str, *, grace: float,
-                 poll_seconds: float = POLL_SECONDS) -> None:
+                 delays: escalations.Delays | None = None, poll_seconds: float = POLL_SECONDS) -> None:
         self.pool = pool
+        # The other deadlines this loop keeps (relief/escalations.py): alerts unanswered, pledges late.
+        self.delays = delays
         self.database_url = database_url
         self.grace = grace
         self.poll_seconds = poll_seconds
@@ -131,11 +133,17 @@ class OverdueWatch:
         """Raise what is due; the seconds to sleep before the next round."""
         async with self.pool.acquire() as conn:
             raised = await raise_due(conn, grace=self.grace)
-            if len(raised) >= BATCH:
+            escalated = await escalations.raise_due(conn, self.delays) if self.delays else 0
+            if len(raised) >= BATCH or escalated >= escalations.BATCH:
                 return 0.0  # more may be waiting
             due = await seconds_to_next(conn, grace=self.grace)
+            if self.delays:
+                later = await escalations.seconds_to_next(conn, self.delays)
+                due = later if due is None else (due if later is None else min(due, later))
         if raised:
             log.warning("deployment_overdue", members=len(raised))
+        if escalated:
+            log.info("escalations_raised", events=escalated)
         if due is None:
             return self.poll_seconds
         return min(self.poll_seconds, max(due, MIN_SLEEP_SECONDS))

@@ -62,8 +62,8 @@ def member_model(row: asyncpg.Record | dict[str, Any]) -> RosterMember:
     if row["emergency_phone"] is not None:
         contact = EmergencyContactOut(name=row["emergency_name"], phone=row["emergency_phone"])
     return RosterMember(
-        **{k: row[k] for k in ("id", "pledge_id", "organization_id", "name", "phone", "skills", "created_at",
-                               "updated_at")},
+        **{k: row[k] for k in ("id", "pledge_id", "organization_id", "name", "phone", "email", "skills",
+                               "created_at", "updated_at")},
         certificates=[CertificateOut(**c) for c in row["certificates"]],
         role=MemberRole(row["role"]),
         emergency_contact=contact,
@@ -110,7 +110,7 @@ def _fields(m: RosterMemberIn, position: int) -> dict[str, Any]:
     """A listed member as its row's columns hold it."""
     contact = m.emergency_contact
     return {
-        "name": m.name, "phone": m.phone, "skills": list(dict.fromkeys(m.skills)),
+        "name": m.name, "phone": m.phone, "email": m.email, "skills": list(dict.fromkeys(m.skills)),
         "certificates": [c.model_dump() for c in m.certificates], "role": str(m.role),
         "emergency_name": contact.name if contact else None, "emergency_phone": contact.phone if contact else None,
         "position": position,
@@ -227,7 +227,8 @@ async def put(
 
 
 # The columns a listed member sets, in the order the statements below take them.
-_COLUMNS = ("name", "phone", "skills", "certificates", "role", "emergency_name", "emergency_phone", "position")
+_COLUMNS = ("name", "phone", "skills", "certificates", "role", "emergency_name", "emergency_phone", "position",
+            "email")
 
 
 def _differs(row: asyncpg.Record, fields: dict[str, Any]) -> bool:
@@ -254,7 +255,7 @@ async def _write(
             """
             update roster_members
                set name = $2, phone = $3, skills = $4, certificates = $5, role = $6, emergency_name = $7,
-                   emergency_phone = $8, position = $9, updated_at = now()
+                   emergency_phone = $8, position = $9, email = $10, updated_at = now()
              where id = $1
             """,
             [(member_id, *(f[c] for c in _COLUMNS)) for member_id, f in changed],
@@ -263,8 +264,8 @@ async def _write(
         await conn.executemany(
             """
             insert into roster_members (pledge_id, incident_id, organization_id, name, phone, skills, certificates,
-                                        role, emergency_name, emergency_phone, position)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                        role, emergency_name, emergency_phone, position, email)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
             """,
             [(pledge["id"], pledge["incident_id"], pledge["organization_id"], *(f[c] for c in _COLUMNS))
              for f in added],

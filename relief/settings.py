@@ -113,6 +113,46 @@ class Settings(BaseSettings):
         description="Reverse proxies in front that append to X-Forwarded-For; 0 takes the client address "
         "from the connection",
     )
+    public_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The address people reach the service at (https://relief.example.gov.cn), for the links in "
+        "email; unset: http://RELIEF_HOST:RELIEF_PORT",
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for email; unset: no email is sent")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls (port 587), tls (implicit, port 465) or none (a local relay)"
+    )
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = Field(default="Relief <relief@localhost>", description="The From of every email")
+    smtp_timeout: float = Field(default=30.0, gt=0, description="Seconds one SMTP attempt may take in all")
+    # The notification rules (GET /v1/notification-rules), each switched off by its setting.
+    notify_alert_broadcast: bool = Field(default=True, description="Email an alert to the organizations it targets")
+    notify_alert_escalated: bool = Field(default=True, description="Email an alert again to a team that did not "
+                                         "acknowledge it in time")
+    notify_task_assigned: bool = Field(default=True, description="Email a task to the team's lead")
+    notify_pledge_reminded: bool = Field(default=True, description="Remind an organization of an accepted pledge "
+                                         "not dispatched by its call's deadline")
+    notify_pledge_escalated: bool = Field(default=True, description="Tell the bureau of a pledge still not "
+                                          "dispatched after the reminder")
+    notify_webhook_failing: bool = Field(default=True, description="Tell a subscription's owner it has been "
+                                         "failing for an hour")
+    notify_webhook_disabled: bool = Field(default=True, description="Tell a subscription's owner it was disabled")
+    notify_deployment_overdue: bool = Field(default=True, description="Tell the bureau a member is overdue")
+    notify_stock_low: bool = Field(default=True, description="Tell the bureau a stock fell below its minimum")
+    alert_escalate_minutes: float = Field(
+        default=15.0, gt=0, le=7 * 24 * 60,
+        description="Minutes a targeted team has to acknowledge an alert before it is escalated (sent again)",
+    )
+    pledge_notice_minutes: float = Field(
+        default=60.0, ge=0, le=7 * 24 * 60,
+        description="Minutes after its call's deadline (and its reminder) an undispatched pledge is reported to "
+        "the bureau",
+    )
+    webhook_failing_notice_hours: float = Field(
+        default=1.0, gt=0, description="Hours of failing deliveries after which the owner is told (webhook.failing)"
+    )
     demo: bool = Field(default=False, description="serve loads the Doksuri demo into a database with no incidents")
 
     @field_validator("ledger_key")
@@ -157,3 +197,15 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def base_url(self) -> str:
+        """Where links in messages point: RELIEF_PUBLIC_URL, else this process's own address."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def email_on(self) -> bool:
+        return bool(self.smtp_host)

@@ -6,7 +6,7 @@ one transaction with its `webhook.*` event.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +24,7 @@ from models.webhooks import (
     cap_refusal,
 )
 from relief import cursors, db, events
-from relief.auth import Principal
+from relief.auth import SYSTEM, Principal
 from relief.errors import Forbidden, IfMatch, Invalid, InvalidState, NotFound, StaleVersion
 from relief.sealing import Sealer, new_secret
 
@@ -33,7 +33,7 @@ PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 
 _COLUMNS = """
     id, organization_id, url, destination, description, event_types, incidents, regions, skills, format, status,
-    disabled_reason, failing_since, previous_secret_expires_at, version, created_at, updated_at,
+    rate_limit, disabled_reason, failing_since, previous_secret_expires_at, version, created_at, updated_at,
     coalesce((select o.status = 'suspended' from organizations o where o.id = webhooks.organization_id), false)
         as held,
     coalesce((select jsonb_build_object(
@@ -111,12 +111,13 @@ async def create(
         row = await conn.fetchrow(
             f"""
             insert into webhooks (organization_id, url, destination, description, event_types, incidents,
-                                  regions, skills, secret, created_by_key_id, format)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                  regions, skills, secret, created_by_key_id, format, rate_limit)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::numeric)
             returning {_COLUMNS}
             """,
             owner, data.url, destination, data.description, _unique(data.event_types), _unique(data.incidents),
             _unique(data.regions), _unique(data.skills), sealer.seal(secret), actor.key_id, str(data.format),
+            data.rate_limit,
         )
         webhook = to_model(row)
         await _emit(conn, "webhook.created", actor, webhook)
@@ -168,7 +169,7 @@ async def update(
     conn: asyncpg.Connection, *, actor: Principal, webhook_id: UUID, version: IfMatch, data: WebhookUpdate,
     destination: str | None,
 ) -> Webhook:
-    """Change a subscription's URL, filters or description (If-Match)."""
+    """Change a subscription's URL, filters, description, format or pace (If-Match)."""
     async with db.atomic(conn):
         row = await locked(conn, webhook_id)
         require_change(actor, row)
@@ -176,7 +177,7 @@ async def update(
         StaleVersion.check(f"webhook {webhook_id}", current=before.version, expected=version)
         changes = data.model_dump(include=data.model_fields_set)
         merged = {k: row[k] for k in ("url", "destination", "description", "event_types", "incidents", "regions",
-                                       "skills", "format")}
+                                       "skills", "format", "rate_limit")}
         for name in ("event_types", "incidents", "regions", "skills"):
             if name in changes:
                 changes[name] = _unique(changes[name])
@@ -191,12 +192,15 @@ async def update(
             f"""
             update webhooks
                set url = $2, destination = $3, description = $4, event_types = $5, incidents = $6,
-                   regions = $7, skills = $8, format = $9, version = version + 1, updated_at = now()
+                   regions = $7, skills = $8, format = $9, rate_limit = $10::numeric,
+                   -- a new pace starts now: a turn earned at the old one (a slow pace's long wait) is dropped
+                   rate_next_at = case when rate_limit is distinct from $10::numeric then null else rate_next_at end,
+                   version = version + 1, updated_at = now()
              where id = $1
             returning {_COLUMNS}
             """,
             webhook_id, merged["url"], merged["destination"], merged["description"], merged["event_types"],
-            merged["incidents"], merged["regions"], merged["skills"], str(merged["format"]),
+            merged["incidents"], merged["regions"], merged["skills"], str(merged["format"]), merged["rate_limit"],
         )
         after = to_model(row)
         await _emit(conn, "webhook.updated", actor, after, before)
@@ -278,4 +282,23 @@ async def disable(conn: asyncpg.Connection, *, actor: Principal, webhook_id: UUI
             webhook_id, reason,
         )
         await _emit(conn, "webhook.disabled", actor, to_model(row), before)
+    return True
+
+
+async def notice_failing(conn: asyncpg.Connection, *, webhook_id: UUID, now: datetime) -> bool:
+    """webhook.failing, once per run of failures (a success clears failing_noticed_at): its owner is
+    told by email while there is still time to fix the receiver. False if already told or gone."""
+    async with db.atomic(conn):
+        told = await conn.fetchval(
+            """
+            update webhooks set failing_noticed_at = $2
+             where id = $1 and status <> 'disabled' and failing_since is not null and failing_noticed_at is null
+            returning id
+            """,
+            webhook_id, now,
+        )
+        if told is None:
+            return False
+        model = to_model(await locked(conn, webhook_id))
+        await _emit(conn, "webhook.failing", SYSTEM, model, model)
     return True

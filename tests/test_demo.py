@@ -348,3 +348,17 @@ async def test_the_demo_has_an_initial_report_and_an_update_that_name_no_one(con
             text += await response.text()
     assert sorted(name for name in _people() if name in text) == []
     assert sorted(p for p in phones if p in text) == []
+
+
+async def test_the_demo_has_an_alert_two_teams_answered_and_one_escalated(conn, client):
+    result = await demo.load(conn, secret=SECRET)
+    dispatcher = Api(client, result.dispatcher_key)
+    listed = await (await dispatcher.get(f"/v1/incidents/{result.incident_id}/alerts")).json()
+    alert, = listed["items"]
+    reach = (await (await dispatcher.get(f"/v1/alerts/{alert['id']}/targets")).json())["items"]
+    answered = {t["organization"]["name"]: (t["ack_status"], t["escalated_at"] is not None) for t in reach}
+    assert answered == {"吴中区蓝天救援队": ("responding", False), "相城区应急救援志愿服务队": ("received", False),
+                        "吴中区东山镇水上救援队": (None, True)}
+    acks = await (await dispatcher.get(f"/v1/alerts/{alert['id']}/acks")).json()
+    assert [o["name"] for o in acks["not_acknowledged"]] == ["吴中区东山镇水上救援队"]
+    assert await conn.fetchval("select count(*) from events where type = 'alert.escalated'") == 1

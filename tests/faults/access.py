@@ -103,6 +103,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     # Keys: an admin any; an organization its own (a suspended one may still manage its keys).
     ("POST", "/v1/keys"): rule(viewer=403, own=OK, other=403, dispatcher=403, admin=OK),
     ("GET", "/v1/keys"): rule(viewer=403, own=OK, dispatcher=403, admin=OK),
+    # Changing a key (its language, a staff key's notify_email) is an admin's alone: refused on the role.
+    ("PATCH", "/v1/keys/{id}"): rule(viewer=403, own=403, dispatcher=403, admin=OK),
     ("DELETE", "/v1/keys/{id}"): rule(viewer=403, own=OK, other=404, dispatcher=403, admin=OK),
     # Organizations.
     ("POST", "/v1/organizations"): DISPATCHERS,
@@ -270,6 +272,11 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/alerts/{id}"): ANY_KEY,
     ("POST", "/v1/alerts/{id}/acks"): ORGANIZATIONS_ACT,
     ("GET", "/v1/alerts/{id}/acks"): ANY_KEY,
+    ("GET", "/v1/alerts/{id}/targets"): STAFF_READS,
+    ("GET", "/v1/notification-rules"): DISPATCHERS,
+    # An organization reads the email sent to it; viewers none (recipients are contacts).
+    ("GET", "/v1/notifications"): rule(viewer=403, own=OK, dispatcher=OK),
+    ("GET", "/v1/notifications/{id}"): rule(viewer=403, own=OK, other=404, suspended=OK, dispatcher=OK),
     ("GET", "/v1/public/alerts.atom"): PUBLIC,
     ("GET", "/v1/public/alerts/{id}.cap"): PUBLIC,
     # The console: a bureau key signs in (an organization's is refused, a wrong one is a 401); the session

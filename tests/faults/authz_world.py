@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from models.codes import credit_code_check_character
 from models.residents import resident_id_check_character
+from relief.app_keys import POOL
 from tests.conftest import Api, incident_body, organization_body
 
 # Receivers are never reached: no worker runs in this test (worker_in_process=False).
@@ -34,7 +35,7 @@ KINDS = {
     "residents": "resident", "webhooks": "webhook", "deliveries": "delivery", "alerts": "alert",
     "disbursements": "disbursement", "sites": "site", "stock-movements": "stock_movement",
     "tasks": "task", "assignments": "assignment", "impacts": "impact", "sitreps": "sitrep",
-    "imports": "spreadsheet",
+    "imports": "spreadsheet", "notifications": "notification",
 }
 SHARED = frozenset({"incident", "call", "draft_call", "money_call", "shelter", "resident", "alert", "disbursement",
                     "spare_disbursement", "approved_disbursement", "site", "stock_movement", "transfer", "open_task",
@@ -139,6 +140,7 @@ class World:
     field_task: dict[str, str] = field(default_factory=dict)  # a task the owner's field team accepted
     field_pledge: dict[str, str] = field(default_factory=dict)  # that team: an accepted pledge with a roster
     member: dict[str, str] = field(default_factory=dict)  # a member of its roster, on standby
+    notification: dict[str, str] = field(default_factory=dict)  # an email to it (the bureau's: to its staff)
 
     def resource(self, kind: str, owner: str) -> str:
         if kind in SHARED:
@@ -155,7 +157,7 @@ class World:
                  self.accepted_pledge.get(owner), self.donation.get(owner), self.webhook.get(owner),
                  self.delivery.get(owner), self.team_pledge.get(owner), self.task.get(owner),
                  self.assignment.get(owner), self.field_task.get(owner), self.field_pledge.get(owner),
-                 self.member.get(owner)}
+                 self.member.get(owner), self.notification.get(owner)}
         return {i for i in found if i}
 
 
@@ -232,6 +234,20 @@ async def build_world(client: TestClient, dispatcher: Api, admin: Api) -> World:
         w.webhook[owner] = (await made(await api.post("/v1/webhooks", json={"url": HOOK_URL})))["id"]
         w.delivery[owner] = (await made(await api.post(f"/v1/webhooks/{w.webhook[owner]}/test"), 202))["id"]
     w.alert = (await made(await dispatcher.post(f"/v1/incidents/{w.incident}/alerts", json=alert_body())))["id"]
+    # An email to each owner, as the fan-out would store it (no SMTP server, no worker in this test).
+    async with client.app[POOL].acquire() as conn:
+        for owner in OWNERS:
+            w.notification[owner] = str(await conn.fetchval(
+                """
+                insert into notifications (event_id, rule, incident_id, organization_id, recipient, language, subject,
+                                           body_text, body_html)
+                select event_id, 'alert.broadcast', incident_id, $2, $3, 'zh', headline, headline, headline
+                  from alerts where id = $1
+                returning id
+                """,
+                uuid.UUID(w.alert), None if owner == "bureau" else uuid.UUID(w.org[owner]),
+                f"{owner.lower()}@x.example",
+            ))
     # Four eyes: what the dispatcher and the admin decide was proposed by another person's key.
     proposer = Api(client, (await made(await admin.post("/v1/keys", json={"name": "proposer",
                                                                            "role": "dispatcher"})))["key"])
@@ -337,6 +353,7 @@ Body = Callable[[World, str], dict[str, Any]]
 # A valid body for every operation that needs one, from the world and the owner of the path's resource.
 BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/keys"): lambda w, o: {"name": "matrix key", "role": "organization", "organization_id": w.org[o]},
+    ("PATCH", "/v1/keys/{id}"): lambda w, o: {"language": "en"},
     ("POST", "/v1/organizations"): lambda w, o: organization_body(
         0, name=f"新登记组织 {next(_serial)}", credit_code=credit_code()),
     ("PATCH", "/v1/organizations/{id}"): lambda w, o: {"name": f"矩阵救援队 {o} 改名 {next(_serial)}"},

@@ -1,4 +1,5 @@
-// The console's shell: session, language, routing (#/incidents, #/incidents/<id>/<tab>) and the live stream.
+// The console's shell: session, language, routing (#/incidents, #/incidents/<id>/<tab>, #/notifications) and the
+// live stream.
 import { t, applyStatic, getLang, setLang, onLangChange, setTimezone } from './i18n.js';
 import { get, request, setCsrf, onUnauthorized } from './api.js';
 import { h, problemText } from './dom.js';
@@ -6,12 +7,17 @@ import { Live } from './live.js';
 import * as signin from './screens/signin.js';
 import * as incidents from './screens/incidents.js';
 import * as frame from './screens/frame.js';
+import * as notifications from './screens/notifications.js';
 
 const main = document.getElementById('main');
 const who = document.getElementById('who');
 const signOutButton = document.getElementById('signout');
 const langButton = document.getElementById('lang');
 const notice = document.getElementById('notice');
+// The console's own pages beside the incidents (the brand link): for dispatchers and admins, the email log.
+const emailLink = h('a', { href: '#/notifications' });
+const topNav = h('nav', { class: 'top-nav', hidden: true }, emailLink);
+document.querySelector('.top-actions').before(topNav);
 
 const state = { session: null, mounted: null, token: 0 };
 const live = new Live({
@@ -35,6 +41,9 @@ function renderHeader() {
   langButton.lang = other;
   langButton.setAttribute('aria-label', t('lang.switchLabel'));
   langButton.dataset.lang = other;
+  topNav.hidden = !['dispatcher', 'admin'].includes(session?.role);
+  topNav.setAttribute('aria-label', t('nav.console'));
+  emailLink.textContent = t('nav.notifications');
 }
 
 let noticeTimer = null;
@@ -57,6 +66,8 @@ function parseHash() {
 async function route(focus) {
   const parts = parseHash();
   const token = ++state.token;
+  if (parts[0] === 'notifications') emailLink.setAttribute('aria-current', 'page');
+  else emailLink.removeAttribute('aria-current');
   state.mounted?.unmount?.();
   state.mounted = null;
   const root = h('div', { class: 'screen' });
@@ -78,6 +89,9 @@ async function route(focus) {
     } else if (parts[0] === 'incidents' && parts[1]) {
       live.open(parts[1]);
       mounted = await frame.mount({ ...ctx, incidentId: parts[1], liveState: () => live.state }, parts[2] || 'room');
+    } else if (parts[0] === 'notifications') {
+      live.close();
+      mounted = await notifications.mount(ctx);
     } else {
       live.close();
       mounted = await incidents.mount(ctx);

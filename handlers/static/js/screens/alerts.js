@@ -1,5 +1,6 @@
 // Alerts: broadcast (CAP fields; the area as a description plus region codes, a circle or a polygon),
-// updates and cancels that reference an earlier alert, and who has acknowledged each — or not yet.
+// updates and cancels that reference an earlier alert, and who has acknowledged each — or not yet; for the bureau's
+// staff, each alert's reach: every organization it was sent to, by webhook and by email, answered or escalated.
 import { t, tEnum, enumOptions, fmtTime } from '../i18n.js';
 import { get, post } from '../api.js';
 import { h, badge, field, form, input, select, switchSets, table, textarea, update } from '../dom.js';
@@ -87,7 +88,45 @@ function broadcastForm(ctx, incident, refresh) {
   return el;
 }
 
-function alertCard(alert, acks) {
+const REACH_BADGE = { delivered: 'delivered', pending: 'warn', failed: 'failed', none: 'muted' };
+
+function reachBadge(state) {
+  return badge(tEnum('reach', state), REACH_BADGE[state]);
+}
+
+/** Who the alert was sent to (GET /v1/alerts/{id}/targets): one row per organization, and the counts above. */
+function reachPanel(alert, reach) {
+  const items = reach.items;
+  const count = (test) => items.filter(test).length;
+  const summary = t('alerts.reachSummary', {
+    targets: items.length,
+    reached: count((r) => r.webhook === 'delivered' || r.email === 'delivered'),
+    acked: count((r) => r.ack_status),
+    escalated: count((r) => r.escalated_at),
+  });
+  return h('section', { class: 'reach', 'aria-label': `${t('alerts.reach')} · ${alert.headline}` },
+    h('h4', { text: t('alerts.reach') }),
+    h('p', { class: 'reach-summary', text: summary }),
+    h('p', { class: 'hint', text: t('alerts.reachHint', { minutes: reach.escalate_after_minutes }) }),
+    table(t('alerts.reachCaption', { headline: alert.headline }), [
+      t('alerts.organization'), t('alerts.webhook'), t('alerts.email'), t('alerts.acknowledgement'), t('alerts.escalated'),
+    ], items.map((r) => [
+      r.organization.name,
+      reachBadge(r.webhook),
+      reachBadge(r.email),
+      r.ack_status
+        ? h('span', { class: 'on-hand' }, badge(tEnum('ack_status', r.ack_status), `ack-${r.ack_status}`),
+          fmtTime(r.acknowledged_at))
+        : h('span', { class: 'empty', text: t('alerts.notYet') }),
+      r.escalated_at
+        ? h('span', { class: 'on-hand' }, fmtTime(r.escalated_at),
+          h('span', { text: t('alerts.escalatedEmail', { state: tEnum('reach', r.escalation_email) }) }))
+        : h('span', { class: 'empty', text: t('alerts.notEscalated') }),
+    ]), { empty: t('alerts.noTargets'), rowProps: (i) => ({ dataset: { organizationId: items[i].organization.id,
+      email: items[i].email, webhook: items[i].webhook } }) }));
+}
+
+function alertCard(alert, acks, reach) {
   const titleId = `alert-${alert.id}`;
   return h('article', { class: `card alert alert-${alert.msg_type}`, 'aria-labelledby': titleId, dataset: { alertId: alert.id } },
     h('div', { class: 'call-head' },
@@ -112,7 +151,8 @@ function alertCard(alert, acks) {
     h('h4', {}, t('alerts.notAcknowledged', { n: acks.not_acknowledged.length })),
     acks.not_acknowledged.length
       ? h('ul', { class: 'names' }, acks.not_acknowledged.map((o) => h('li', { text: o.name })))
-      : h('p', { class: 'empty', text: t('alerts.everyoneAnswered') }));
+      : h('p', { class: 'empty', text: t('alerts.everyoneAnswered') }),
+    reach && reachPanel(alert, reach));
 }
 
 export async function mount(ctx) {
@@ -121,11 +161,16 @@ export async function mount(ctx) {
   const formSlot = h('div');
   ctx.root.append(formSlot, h('section', { 'aria-labelledby': 'alerts-heading' },
     h('h2', { id: 'alerts-heading', text: t('alerts.heading') }), region));
+  // Who an alert reached is the bureau's staff's to read (an organization sees its own answers only).
+  const staff = ['admin', 'dispatcher', 'viewer'].includes(ctx.session?.role);
   let broadcast = null;
   async function refresh() {
     const alerts = (await get(`/v1/incidents/${incident.id}/alerts`, { limit: 20 })).items;
-    const acks = await Promise.all(alerts.map((a) => get(`/v1/alerts/${a.id}/acks`, { limit: 200 })));
-    update(region, alerts.length ? alerts.map((a, i) => alertCard(a, acks[i]))
+    const [acks, reach] = await Promise.all([
+      Promise.all(alerts.map((a) => get(`/v1/alerts/${a.id}/acks`, { limit: 200 }))),
+      staff ? Promise.all(alerts.map((a) => get(`/v1/alerts/${a.id}/targets`))) : [],
+    ]);
+    update(region, alerts.length ? alerts.map((a, i) => alertCard(a, acks[i], reach[i]))
       : h('p', { class: 'empty', text: t('alerts.none') }));
     broadcast?.setEarlier(alerts);
   }
