@@ -5,8 +5,8 @@ body, every log line and, before a test's database is dropped, every event paylo
 them. Residents' and individual donors' names are remembered too, and every public response (no key:
 `/v1/public/…`, `/public/…`) is searched for them. Finding one fails the test that leaked it.
 
-Team members' phones and their emergency contacts' phones (issue 12), remembered from every
-`PUT /v1/pledges/{id}/roster`, may be read whole by some readers, so the watch asks who is reading:
+Team members' phones and their emergency contacts' phones (issue 12), and members' and team leads'
+emails (issue 15), remembered from every `PUT /v1/pledges/{id}/roster` and personnel pledge, may be read whole by some readers, so the watch asks who is reading:
 each client (tests/conftest.py `Api`) names itself a *reader* — `STAFF` for dispatcher and admin keys,
 the organization's id for an organization's keys (so all of them are one reader), else its own key
 (a viewer, a key nobody marked) or None (no key). A number is allowed in answers to `STAFF` and to the
@@ -31,6 +31,7 @@ _RESIDENT_CREATE = re.compile(r"^/v1/incidents/[^/]+/residents$")
 _DONATION_CREATE = re.compile(r"^/v1/incidents/[^/]+/donations$")
 _ROSTER_SET = re.compile(r"^/v1/pledges/[^/]+/roster$")
 _IMPORT_CREATE = re.compile(r"^/v1/incidents/[^/]+/imports$")
+_PLEDGE_CREATE = re.compile(r"^/v1/calls/[^/]+/pledges$")
 PUBLIC_PATHS = ("/v1/public/", "/public/")
 STAFF = "staff"
 """The reader dispatchers' and admins' clients name: they read every team's contacts whole."""
@@ -102,6 +103,11 @@ class PersonalDataWatch(logging.Handler):
             return
         if method != "POST" or not isinstance(body, dict):
             return
+        if _PLEDGE_CREATE.match(path.split("?")[0]):
+            lead = body.get("lead")
+            if isinstance(lead, dict):
+                self._remember_contact(lead.get("email"), reader)
+            return
         if _DONATION_CREATE.match(path.split("?")[0]):
             donor = body.get("donor")
             name = donor.get("name") if isinstance(donor, dict) else None
@@ -144,6 +150,14 @@ class PersonalDataWatch(logging.Handler):
                         senders = self.contacts.setdefault(variant, set())
                         if reader is not None:
                             senders.add(reader)
+            self._remember_contact(member.get("email"), reader)
+
+    def _remember_contact(self, email: Any, reader: str | None) -> None:
+        """A person's email (a roster member's, a team lead's): read whole as their phone is (issue 15)."""
+        if isinstance(email, str) and "@" in email and len(email.strip()) >= 6:
+            senders = self.contacts.setdefault(email.strip(), set())
+            if reader is not None:
+                senders.add(reader)
 
     def check(self, text: str, where: str, *, public: bool = False, reader: str | None = None) -> None:
         """Fail if `text` holds any remembered ID number or phone (or, said in public, a person's name),

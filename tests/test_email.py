@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -35,6 +36,14 @@ class Inbox:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
         self.controller: Controller | None = None
+        self.refused: set[str] = set()  # addresses answered 550
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # aiosmtpd's name
+                          rcpt_options: list[str]) -> str:
+        if address in self.refused:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls it by this name
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -43,6 +52,8 @@ class Inbox:
         return "250 OK"
 
     def start(self) -> None:
+        # The stand-in server is not ours: its own log of every RCPT TO is no leak of the service's.
+        logging.getLogger("mail.log").propagate = False
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
@@ -380,3 +391,17 @@ async def test_a_task_reaches_the_team_lead_and_an_overdue_member_the_bureau_nam
         text = message.as_string() + body_of(message) + body_of(message, "html")
         for private in ("张伟", "刘洋", "陈杰", "赵敏", "137000", "13900001111"):
             assert private not in text
+
+
+async def test_an_address_the_server_refuses_is_failed_not_retried(dispatcher, conn, mailer, inbox, clock):
+    w = await world(dispatcher, conn)
+    inbox.refused.add("lantian@team.example.cn")
+    await ok(await dispatcher.post(f"/v1/incidents/{w['incident']['id']}/alerts", json=alert_body()), 201)
+    clock.now = datetime.now(UTC) + timedelta(seconds=1)
+    await mailer.tick()
+    clock.advance(hours=1)
+    await mailer.tick()
+    rows = await conn.fetch("select status, attempts, last_error from notifications order by recipient")
+    assert [(r["status"], r["attempts"]) for r in rows] == [("failed", 1)]
+    assert rows[0]["last_error"].startswith("refused: 550")
+    assert inbox.messages == []

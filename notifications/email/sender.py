@@ -145,6 +145,11 @@ class Mailer:
                         results.append(sent(row, code, f"refused: {code} {text}"[:500]))
                     else:
                         results.append(sent(row, 250, None))
+                except aiosmtplib.SMTPRecipientsRefused as exc:  # the one recipient refused: the server's word
+                    first = exc.recipients[0] if exc.recipients else None
+                    code = first.code if first else None
+                    text = f"{first.code} {first.message}" if first else str(exc)
+                    results.append(sent(row, code, f"refused: {text}"[:500]))
                 except aiosmtplib.SMTPResponseException as exc:
                     results.append(sent(row, exc.code, f"{exc.code} {exc.message}"[:500]))
                 except Exception as exc:  # the connection dropped: this one and the rest wait
@@ -190,8 +195,10 @@ class Mailer:
         self.sent += ok
         self.failed_attempts += len(results) - ok
         if ok < len(results):
-            log.warning("email_attempts_failed", failed=len(results) - ok, error=next(r.error for r in results
-                                                                                      if not r.ok))
+            # The codes, not the errors: a server's refusal names the address, which stays out of logs
+            # (the notification log keeps the whole answer for those who may read it).
+            log.warning("email_attempts_failed", failed=len(results) - ok,
+                        smtp_codes=sorted({r.smtp_code for r in results if not r.ok and r.smtp_code}))
         return len(results)
 
 
