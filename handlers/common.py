@@ -13,11 +13,11 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from handlers.problems import HttpProblem
+from handlers.problems import HttpProblem, error_code
 from relief import idempotency
 from relief.app_keys import POOL
 from relief.auth import Principal
-from relief.errors import IfMatch
+from relief.errors import NO_IF_MATCH, IfMatch
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -92,10 +92,11 @@ def validation_problem(exc: ValidationError, document: Any, *, where: str = "bod
     items = []
     for error in exc.errors(include_url=False):
         if where == "body":
-            items.append({"pointer": _pointer_of(error["loc"], document, error["type"]), "detail": _message(error)})
+            items.append({"pointer": _pointer_of(error["loc"], document, error["type"]), "code": error_code(error),
+                          "detail": _message(error)})
         else:
             name = str(error["loc"][0]) if error["loc"] else ""
-            items.append({"parameter": name, "detail": _message(error)})
+            items.append({"parameter": name, "code": error_code(error), "detail": _message(error)})
     count = len(items)
     return HttpProblem(
         "validation-failed",
@@ -197,15 +198,13 @@ _ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
 def if_match(request: web.Request) -> IfMatch:
     """The versions an update may apply to (RFC 9110 If-Match): None for `*`, else the set named.
 
-    428 when the header is missing. Weak tags and tags that are not ours can never match strongly,
-    so they lead to 412, like an old version; only an unparseable header is a 400.
+    A missing header is NO_IF_MATCH: the use case answers 428 naming the resource's current version
+    (which only it reads). Weak tags and tags that are not ours can never match strongly, so they lead
+    to 412, like an old version; only an unparseable header is a 400.
     """
     header = request.headers.get("If-Match")
     if header is None:
-        raise HttpProblem(
-            "precondition-required",
-            'updates need If-Match with the ETag from your last read, e.g. If-Match: "3"',
-        )
+        return NO_IF_MATCH
     if header.strip() == "*":
         return None
     versions: set[int] = set()

@@ -11,7 +11,7 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from handlers import console, problems
+from handlers import console, problems, proxy
 from handlers.common import PRINCIPAL, optional_body
 from handlers.metrics import METRICS
 from handlers.problems import HttpProblem
@@ -41,6 +41,18 @@ def _route_name(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+def _end_with_newline(response: web.StreamResponse) -> None:
+    """A JSON body ends with a newline, as a text file does (`curl` leaves the prompt on its own line,
+    `>> file` appends whole lines): here once, for every writer (respond, problems, stored replays, caches)."""
+    if not isinstance(response, web.Response):
+        return  # files and streams are written as they are
+    kind = response.content_type
+    body = response.body
+    if (kind == "application/json" or kind.endswith("+json")) and isinstance(body, bytes | bytearray) \
+            and body and not body.endswith(b"\n"):
+        response.body = bytes(body) + b"\n"
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Take or make X-Request-ID, bind it to every log line, and write one line per request."""
@@ -64,6 +76,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise
         status = response.status
         response.headers["X-Request-ID"] = request_id
+        _end_with_newline(response)
         return response
     finally:
         elapsed = time.perf_counter() - started
@@ -75,6 +88,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             route=route,
             path=request.path,
             status=status,
+            client=proxy.client(request),  # through RELIEF_TRUSTED_PROXIES: the address they saw
             duration_ms=round(elapsed * 1000, 2),
             principal=str(found.key_id) if found and found.key_id else None,
             role=str(found.role) if found else None,

@@ -9,7 +9,8 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 import relief
-from handlers import openapi_webhooks
+from handlers import openapi_descriptions, openapi_webhooks
+from handlers.openapi_examples import realistic
 from handlers.problems import PROBLEM_TYPES
 from handlers.routing import Operation
 from models.common import Problem
@@ -59,7 +60,8 @@ def _has_version(model: Any) -> bool:
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
     return [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"},
+         "description": openapi_descriptions.path_parameter(path, name)}
         for name in re.findall(r"{(\w+)}", path)
     ]
 
@@ -74,8 +76,7 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[d
         description = prop.pop("description", None)
         prop.pop("title", None)
         param: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": prop}
-        if description:
-            param["description"] = description
+        param["description"] = description or openapi_descriptions.query_parameter(model.__name__, name)
         params.append(param)
     return params
 
@@ -145,6 +146,25 @@ def _errors(op: Operation) -> set[int]:
     if op.idempotent or op.idempotency_optional:
         errors |= {400, 409, 422}
     return errors
+
+
+def _examples(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """An example for every JSON request body and 2xx JSON response, made from its schema: one per variant
+    where the schema is a choice (a goods, money or personnel call), else one."""
+    for item in paths.values():
+        for op in item.values():
+            media = [op["requestBody"]["content"]] if "requestBody" in op else []
+            media += [r["content"] for s, r in op["responses"].items() if s.startswith("2") and "content" in r]
+            for content in media:
+                spec = content.get("application/json")
+                if spec is None:
+                    continue
+                variants = spec["schema"].get("oneOf") or spec["schema"].get("anyOf")
+                refs = [v for v in variants or () if "$ref" in v]
+                if refs and len(refs) == len(variants or ()):
+                    spec["examples"] = {v["$ref"].rsplit("/", 1)[-1]: {"value": realistic(v, schemas)} for v in refs}
+                else:
+                    spec["example"] = realistic(spec["schema"], schemas)
 
 
 def build(operations: list[Operation]) -> dict[str, Any]:
@@ -228,6 +248,8 @@ def build(operations: list[Operation]) -> dict[str, Any]:
             del item["parameters"]
         oa_path = op.path
         paths.setdefault(oa_path, {})[op.method.lower()] = item
+    openapi_descriptions.describe_schemas(schemas)
+    _examples(paths, schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -240,8 +262,10 @@ def build(operations: list[Operation]) -> dict[str, Any]:
                 "details; problem types: "
                 + ", ".join(f"`{slug}` ({status})" for slug, (status, _, _) in PROBLEM_TYPES.items())
                 + "."
+                + openapi_descriptions.catalogue_markdown()
             ),
         },
+        "x-goods-catalogue": openapi_descriptions.catalogue(),
         "servers": [{"url": "/"}],
         "paths": paths,
         "webhooks": openapi_webhooks.section(refs, schemas),

@@ -8,15 +8,103 @@ and tests/test_event_catalog.py validates each against its schema.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 _UUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
-_TIME = "2024-07-21T06:30:00Z"
-_FORMATS = {"uuid": _UUID, "date-time": _TIME, "date": "2024-07-21", "email": "duty@example.org",
+_TIME = "2023-07-29T06:30:00Z"  # the day after Doksuri made landfall at Jinjiang
+_FORMATS = {"uuid": _UUID, "date-time": _TIME, "date": "2023-07-29", "email": "duty@example.org",
             "uri": "https://example.org/relief"}
 # What a string with a pattern may be: the first of these that the pattern takes (decimals, region codes).
-_CANDIDATES = ("12", "320505", "0", "12.5", "CNY", "a", "0-0")
+_CANDIDATES = ("12", "320505", "0", "12.5", "CNY", "a", "0-0", "duty@example.org", "13912345678")
 _DEPTH = 12  # deeper than any payload; a guard should a schema ever refer to itself
+
+
+# Realistic values by property name, from the Doksuri response (Suzhou, July–August 2023): used where the
+# schema takes them (its type, enum, pattern and bounds), else the generic value is made as before.
+HINTS: dict[str, Any] = {
+    "code": "2023-DOKSURI-SZ", "title": "台风“杜苏芮”苏州市救灾响应", "type": "typhoon", "severity": "II",
+    "regions": ["320500"], "region": "320505", "origin_region": "320505", "from_region": "320505",
+    "region_name": "虎丘区", "region_names": ["苏州市"], "started_at": "2023-07-28T01:55:00Z",
+    "description": "台风“杜苏芮”残余环流带来强降雨，虎丘区、吴中区低洼地段积水，需转移群众并保障安置点物资。",
+    "item": "drinking_water", "unit": "box", "quantity": "200", "amount": "50000.00", "currency": "CNY",
+    "estimated_value": "6000.00", "headcount": 30, "count": 120, "capacity": 300, "household_size": 3,
+    "skill": "boat_rescue", "skills": ["boat_rescue"], "priority": "high", "channel": "bank_transfer",
+    "receipt_no": "SZMZ-2023-0729-0017", "name": "苏州市蓝天救援队", "credit_code": "91320500MA1MXXXX3T",
+    "address": "苏州市虎丘区浒墅关镇文昌路 28 号浒墅关中学体育馆", "phone": "13912345678",
+    "note": "已与浒墅关镇民政办核对", "reason": "仓库已满，改送吴中区仓储点", "headline": "苏州市防汛防台风Ⅱ级应急响应",
+    "instruction": "低洼地区群众请立即前往就近安置点", "deadline": "2023-07-30T10:00:00Z",
+    "available_from": "2023-07-29T00:00:00Z", "available_until": "2023-08-05T00:00:00Z",
+    "needed_from": "2023-07-29T08:00:00Z", "needed_until": "2023-08-02T20:00:00Z",
+    "url": "https://team.example.org/relief", "event_types": ["call.*"], "language": "zh",
+    "location": {"lat": 31.3, "lon": 120.6}, "lat": 31.3, "lon": 120.6, "vulnerabilities": ["elderly"],
+    "id_type": "resident_id", "id_number": "320505195307150021", "point": "31.3,120.6", "circle": "31.3,120.6 5",
+    "polygon": "31.35,120.55 31.35,120.65 31.25,120.65 31.25,120.55 31.35,120.55",
+    "placement": "centralized", "status": "open", "kind": "goods",
+}
+_ENTITIES = ("incident", "call", "pledge", "offer", "donation", "organization", "shelter", "resident", "site",
+             "task", "alert", "webhook", "key")
+
+
+def _uuid_for(name: str) -> str:
+    """One id per entity, the same wherever it appears (an Incident's id is a Call's incident_id)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://relief.example.org/doksuri/{name}"))
+
+
+def _fits(value: Any, schema: dict[str, Any], schemas: dict[str, Any]) -> bool:
+    """Whether `schema` takes `value`, for the keywords the models use (a cautious subset)."""
+    schema = _resolve(schema, schemas)
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        return any(_fits(value, option, schemas) for option in options)
+    if "const" in schema:
+        return bool(value == schema["const"])
+    if "enum" in schema:
+        return value in schema["enum"]
+    kind = schema.get("type")
+    if isinstance(value, bool) or value is None:
+        return kind == ("boolean" if isinstance(value, bool) else "null")
+    if isinstance(value, str):
+        pattern = schema.get("pattern")
+        return (kind == "string" and schema.get("format") in (None, "date-time", "uuid")
+                and len(value) <= schema.get("maxLength", len(value)) and len(value) >= schema.get("minLength", 0)
+                and (pattern is None or re.search(pattern, value) is not None))
+    if isinstance(value, int | float):
+        return kind in ("integer", "number") and (kind == "number" or isinstance(value, int)) and (
+            schema.get("minimum", value) <= value <= schema.get("maximum", value)
+            and schema.get("exclusiveMinimum", value - 1) < value)
+    if isinstance(value, list):
+        return kind == "array" and all(_fits(v, schema.get("items", {}), schemas) for v in value)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return kind == "object" and all(k in properties and _fits(v, properties[k], schemas) for k, v in value.items())
+    return False
+
+
+def realistic(schema: dict[str, Any], schemas: dict[str, Any], name: str | None = None) -> Any:
+    """An example of `schema` (a component's name in `name`) with Doksuri values where they fit."""
+    resolved = _resolve(schema, schemas)
+    if name is None and "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+    entity = next((e for e in _ENTITIES if name and e in name.lower()), None)
+    value = example(schema, schemas)
+    if isinstance(value, dict) and "properties" in resolved:
+        for prop, spec in resolved["properties"].items():
+            hint = HINTS.get(prop)
+            if prop == "id" and entity:
+                hint = _uuid_for(entity)
+            elif prop.endswith("_id") and prop.removesuffix("_id") in _ENTITIES:
+                hint = _uuid_for(prop.removesuffix("_id"))
+            if hint is not None and _fits(hint, spec, schemas):
+                value[prop] = hint
+            elif isinstance(value.get(prop), dict | list):
+                inner = _resolve(spec, schemas)
+                chosen = next((o for o in inner.get("anyOf", []) if _resolve(o, schemas).get("type") != "null"), inner)
+                if "$ref" in chosen or "properties" in chosen:
+                    value[prop] = realistic(chosen, schemas)
+                elif chosen.get("type") == "array" and value[prop]:
+                    value[prop] = [realistic(chosen.get("items", {}), schemas)]
+    return value
 
 
 def _resolve(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:

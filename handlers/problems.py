@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -61,6 +62,108 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
 _BY_STATUS = {status: slug for slug, (status, _, _) in reversed(PROBLEM_TYPES.items())}
 
 
+# pydantic's error types (https://docs.pydantic.dev/latest/errors/validation_errors/) → errors[].code.
+_PYDANTIC_CODES: dict[str, str] = {
+    "missing": "required",
+    "extra_forbidden": "unknown_field",
+    "string_too_long": "too_long",
+    "too_long": "too_long",
+    "string_too_short": "too_short",
+    "too_short": "too_short",
+    "string_pattern_mismatch": "pattern",
+    "int_parsing": "not_a_number",
+    "float_parsing": "not_a_number",
+    "decimal_parsing": "not_a_number",
+    "decimal_type": "not_a_number",
+    "float_type": "not_a_number",
+    "int_type": "not_a_number",
+    "int_from_float": "not_a_whole_number",
+    "finite_number": "not_a_number",
+    "greater_than": "out_of_range",
+    "greater_than_equal": "out_of_range",
+    "less_than": "out_of_range",
+    "less_than_equal": "out_of_range",
+    "multiple_of": "too_precise",
+    "decimal_max_digits": "too_precise",
+    "decimal_max_places": "too_precise",
+    "decimal_whole_digits": "too_precise",
+    "enum": "not_allowed",
+    "literal_error": "not_allowed",
+    "union_tag_invalid": "not_allowed",
+    "union_tag_not_found": "required",
+    "uuid_parsing": "not_an_id",
+    "uuid_type": "not_an_id",
+    "uuid_version": "not_an_id",
+    "url_parsing": "not_a_url",
+    "url_scheme": "not_a_url",
+    "url_syntax_violation": "not_a_url",
+    "url_too_long": "too_long",
+    "url_type": "not_a_url",
+    "string_not_ascii": "pattern",
+}
+
+# Our own validators raise ValueError (pydantic's `value_error`) and the use cases relief.errors.Invalid,
+# each with an English message: the message says which rule, so it is matched here, first pattern first.
+# tests/test_error_codes.py sends a request for each and pins its code, so a reworded message cannot
+# silently change a code clients rely on.
+_MESSAGE_CODES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p, re.IGNORECASE), code) for p, code in (
+        (r"\bregion (code|filter|is)\b", "region_code"),
+        (r"unified social credit code|GB 32100", "credit_code"),
+        (r"resident ID|GB 11643", "id_number"),
+        (r"phone number", "phone"),
+        (r"whole number", "not_a_whole_number"),
+        (r"not a decimal number|expected a number|finite number|JSON number|not a float", "not_a_number"),
+        (r"ISO 4217", "currency"),
+        (r"decimal places", "too_precise"),
+        (r"ISO 8601|between the years", "not_a_time"),
+        (r"\bafter\b", "order"),
+        (r"exactly one of|name one location|give both|not both|names the shelter|has no shelter", "one_of"),
+        (r"event (type|family|name)", "event_type"),
+        (r"NUL character|control character", "control_character"),
+        (r"may not be null", "not_null"),
+        (r"reused with a different|already used", "reused_key"),
+        (r"does not exist|is not a \w+ of this incident|no (site|shelter) .* in this incident", "unknown_reference"),
+        (r"^required\b|\brequired$", "required"),
+    )
+]
+
+
+def code_of_message(detail: str) -> str:
+    """errors[].code for an item that has only its English detail (our own validators and use cases)."""
+    for pattern, code in _MESSAGE_CODES:
+        if pattern.search(detail):
+            return code
+    return "invalid"
+
+
+def error_code(error: Any) -> str:
+    """errors[].code for one pydantic error (its `type`, or for our validators' ValueErrors their message)."""
+    kind = error["type"]
+    if kind in _PYDANTIC_CODES:
+        if kind == "string_too_short" and error.get("ctx", {}).get("min_length") == 1:
+            return "required"  # blank text: stripped, nothing is left
+        return _PYDANTIC_CODES[kind]
+    if kind in ("value_error", "assertion_error"):
+        return code_of_message(str(error.get("msg", "")))
+    if kind.endswith("_type") or kind in ("model_attributes_type", "dict_type", "list_type"):
+        return "wrong_type"
+    if kind.startswith(("datetime_", "date_", "time_", "timezone_")):
+        return "not_a_time"
+    return "invalid"
+
+
+def with_codes(items: Any) -> Any:
+    """Every errors[] item with its code (an item that brought one keeps it)."""
+    if not isinstance(items, list):
+        return items
+    return [
+        {**item, "code": item.get("code") or code_of_message(str(item.get("detail", "")))}
+        if isinstance(item, dict) else item
+        for item in items
+    ]
+
+
 def problem_type(slug: str) -> str:
     """The problem's `type` URI: a relative reference to its entry in the /docs page."""
     return f"/docs#problem-{slug}"
@@ -105,6 +208,8 @@ def response(
         "request_id": request.get(REQUEST_ID),
         **{k: v for k, v in extra.items() if v is not None},
     }
+    if "errors" in body:
+        body["errors"] = with_codes(body["errors"])
     return web.json_response(
         body,
         status=status,
@@ -123,6 +228,7 @@ DOMAIN_STATUS: dict[type[errors.ReliefError], tuple[int, str]] = {
     errors.InProgress: (409, "idempotency-in-progress"),
     errors.Conflict: (409, "conflict"),
     errors.StaleVersion: (412, "precondition-failed"),
+    errors.VersionRequired: (428, "precondition-required"),
     errors.Forbidden: (403, "forbidden"),
     errors.Invalid: (422, "validation-failed"),
     errors.Unavailable: (503, "unavailable"),

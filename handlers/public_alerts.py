@@ -10,12 +10,12 @@ import hashlib
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from yarl import URL
 
+from handlers import proxy
 from handlers.common import path_id, pool
 from handlers.routing import Routes
-from notifications import cap
-from relief import alert_feed, alerts
+from notifications import alert_feed, cap
+from relief import alerts
 from relief.app_keys import SETTINGS
 
 routes = Routes("alerts")
@@ -39,9 +39,9 @@ def _cached(request: web.Request, data: bytes, content_type: str, headers: dict[
 
 
 def _absolute(request: web.Request, path: str) -> str:
-    # No setting names the address readers reach us at, so links follow the address this request came
-    # to: a feed read through a proxy links back through it when the proxy passes Host on.
-    return str(request.url.origin().join(URL(path)))
+    # Under RELIEF_PUBLIC_URL when set; else where this request reached us (a trusted proxy's
+    # X-Forwarded-Proto and -Host, or the request's own scheme and Host).
+    return proxy.absolute(request, path)
 
 
 @routes.get("/v1/public/alerts.atom", public=True, database=True, cached=True, response=None,

@@ -19,6 +19,8 @@ from handlers.console import SESSION_COOKIE
 from handlers.metrics import METRICS
 from handlers.middleware import OPERATIONS
 from handlers.problems import HttpProblem
+from handlers.proxy import Trust
+from handlers.proxy import client as forwarded_client
 from handlers.routing import Handler, Operation
 from relief.app_keys import SETTINGS
 from relief.ratelimits import Buckets, Clock, Decision
@@ -34,7 +36,6 @@ SESSION_PATH = "/console/session"
 class Limits:
     keys: Buckets | None  # None: the limit is off (RELIEF_RATE_LIMIT_PER_SECOND=0)
     failures: Buckets | None  # None: off (RELIEF_AUTH_FAILURES_PER_MINUTE=0)
-    proxy_hops: int
 
 
 LIMITS = web.AppKey("rate_limits", Limits)
@@ -53,7 +54,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     if settings.auth_failures_per_minute > 0:
         per_minute = settings.auth_failures_per_minute
         failures = Buckets(capacity=per_minute, rate=per_minute / 60, clock=clock)
-    app[LIMITS] = Limits(keys, failures, settings.trusted_proxy_hops)
+    app[LIMITS] = Limits(keys, failures)
     app.on_response_prepare.append(_show_key_limit)
 
 
@@ -68,16 +69,11 @@ def headers(policy: str, decision: Decision) -> dict[str, str]:
     }
 
 
-def client_address(request: web.Request, proxy_hops: int) -> str:
-    """Who is asking, as the bucket key: the peer address, or with RELIEF_TRUSTED_PROXY_HOPS=n the n-th
-    X-Forwarded-For entry from the right (each trusted proxy appends the address it saw; entries to
-    the left of those are the client's to invent). IPv6 counts by /64, the block one subscriber gets."""
-    address = request.remote or ""
-    if proxy_hops > 0:
-        forwarded = [a.strip() for h in request.headers.getall("X-Forwarded-For", []) for a in h.split(",")]
-        forwarded = [a for a in forwarded if a]
-        if len(forwarded) >= proxy_hops:  # fewer: it did not come through the proxies, so trust the peer
-            address = forwarded[-proxy_hops]
+def client_address(request: web.Request, trust: Trust | int | None = None) -> str:
+    """Who is asking, as the bucket key: the client address handlers/proxy.py finds (the peer's, or
+    through RELIEF_TRUSTED_PROXIES the X-Forwarded-For entry they saw; a bare int is
+    RELIEF_TRUSTED_PROXY_HOPS alone). IPv6 counts by /64, the block one subscriber gets."""
+    address = forwarded_client(request, Trust(hops=trust) if isinstance(trust, int) else trust)
     try:
         parsed = ipaddress.ip_address(address.strip("[]"))
     except ValueError:
@@ -127,7 +123,7 @@ async def limit_failed_auth(request: web.Request, handler: Handler) -> web.Strea
     if failures is None or not (guessing or _presents_credentials(request, operation)):
         return await handler(request)
     failed = (401, 404) if guessing else (401,)
-    address = client_address(request, request.app[LIMITS].proxy_hops)
+    address = client_address(request)
     decision = failures.check(address)
     if not decision.allowed:
         per_minute = request.app[SETTINGS].auth_failures_per_minute

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from handlers.common import path_id, pool, principal, respond
 from handlers.routing import Routes
-from models.public import PublicIncident
+from models.public import PublicIncident, PublicIncidentItem, PublicIncidents
 from models.summary import Summary
 from models.use import PublicUse
 from relief import summary, use
@@ -25,6 +25,16 @@ async def incident_summary(request: web.Request) -> web.Response:
     async with pool(request).acquire() as conn:
         figures = await summary.summary(conn, incident_id=path_id(request))
     return respond(figures)
+
+
+@routes.get("/v1/public/incidents", public=True, database=True, cached=True, response=PublicIncidents,
+            summary="The open incidents, for the public list at /public (no personal data)")
+async def public_incidents(request: web.Request) -> web.Response:
+    """Every open incident, newest first: code, title, type, severity, regions and start; the figures of each
+    are at /v1/public/incidents/{id}."""
+    async with pool(request).acquire() as conn:
+        rows = await summary.open_incidents(conn)
+    return _public(request, PublicIncidents(items=[PublicIncidentItem(**dict(r)) for r in rows]))
 
 
 @routes.get("/v1/public/incidents/{id}", public=True, database=True, cached=True, response=PublicIncident,
@@ -50,7 +60,7 @@ async def public_use(request: web.Request) -> web.Response:
     return _public(request, report)
 
 
-def _public(request: web.Request, model: PublicIncident | PublicUse) -> web.Response:
+def _public(request: web.Request, model: PublicIncident | PublicIncidents | PublicUse) -> web.Response:
     body = model.model_dump_json().encode()
     # The figures, not the moment they were read, make the tag: unchanged figures revalidate with 304.
     etag = '"' + hashlib.sha256(model.model_dump_json(exclude={"as_of"}).encode()).hexdigest()[:32] + '"'

@@ -64,3 +64,25 @@ Region = Annotated[
     WithJsonSchema({"type": "string", "pattern": REGION_PATTERN,
                     "description": "A 6-digit administrative division code (GB/T 2260), e.g. 320500"}),
 ]
+
+
+# A region filter: a division code or its prefix. 320500 names Suzhou as a whole, so it is read as its
+# significant prefix 3205 (region_prefix), the same as 3205 itself.
+REGION_PREFIX_PATTERN = r"^(?:1[1-9]|[2-7][0-9]|8[0-2])(?:[0-9]{2}){0,2}$"
+
+
+def check_region_prefix(value: str) -> str:
+    """A region filter (2, 4 or 6 digits, the first two a province 11–82) as its significant prefix."""
+    if not re.fullmatch(REGION_PREFIX_PATTERN, value):
+        raise ValueError("a region filter is a division code or its prefix: 2, 4 or 6 digits whose first two name "
+                         "a province-level division (11–82), e.g. 32 (Jiangsu), 3205 (Suzhou), 320505 (Huqiu)")
+    return region_prefix(value.ljust(6, "0"))
+
+
+RegionPrefix = Annotated[
+    str,
+    AfterValidator(check_region_prefix),
+    WithJsonSchema({"type": "string", "pattern": REGION_PREFIX_PATTERN,
+                    "description": "A division code or its prefix (2, 4 or 6 digits): 32 is Jiangsu, 3205 and "
+                                   "320500 are Suzhou, 320505 is Huqiu"}),
+]

@@ -21,6 +21,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from models.regions import NamedRegions
+
 T = TypeVar("T")
 
 # Text is stripped before its length is checked, so blank text is refused: the pattern (\S somewhere)
@@ -66,8 +68,8 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Output(BaseModel):
-    """Base of read models."""
+class Output(NamedRegions):
+    """Base of read models (region fields get their names beside them: models/regions.py)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -79,10 +81,51 @@ class Page(Output, Generic[T]):
     )
 
 
+# The stable vocabulary of `errors[].code`: what is wrong with a field, for clients to key their own
+# messages on (the console's are in its languages); `detail` stays the English explanation. Codes are only
+# ever added, never renamed (handlers/problems.py maps pydantic's error types and our own messages to them).
+ERROR_CODES: dict[str, str] = {
+    "required": "the field is missing, null or blank",
+    "unknown_field": "the body has a field this operation does not take",
+    "wrong_type": "a value of another JSON type (text for a number, a list for an object…)",
+    "too_short": "text or a list shorter than allowed",
+    "too_long": "text or a list longer than allowed",
+    "pattern": "text that does not have the required form",
+    "not_a_number": "not a number (JSON number or decimal string of ASCII digits)",
+    "not_a_whole_number": "not a whole number",
+    "out_of_range": "a number below the minimum or above the maximum",
+    "too_precise": "more digits or decimal places than allowed (a currency's minor units included)",
+    "not_allowed": "a value outside the listed choices (an enum)",
+    "not_a_time": "not an ISO 8601 time with its offset, or outside the years 1900–2200",
+    "not_an_id": "not a UUID",
+    "not_a_url": "not a URL, or a URL the service refuses",
+    "email": "not an email address",
+    "phone": "not a phone number",
+    "region_code": "not a 6-digit administrative division code whose first two digits name a province (11–82)",
+    "credit_code": "not a unified social credit code (GB 32100-2015), check character included",
+    "id_number": "not a resident ID number (GB 11643), check character included",
+    "currency": "not an ISO 4217 currency code",
+    "event_type": "not an event type of the catalog (GET /v1/event-types), or a family of them",
+    "order": "a time or value that must come after another one does not",
+    "one_of": "exactly one of several fields (or choices) must be given",
+    "control_character": "text with a character that cannot be stored (NUL, or one XML cannot carry)",
+    "not_null": "an explicit null where a PATCH may only leave the field out",
+    "reused_key": "an Idempotency-Key already used with another request",
+    "unknown_reference": "names a resource (organization, shelter, pledge…) that does not exist here",
+    "invalid": "breaks another rule; `detail` says which",
+}
+
+
 class ProblemError(BaseModel):
     pointer: str | None = Field(default=None, description="JSON pointer into the request body")
     parameter: str | None = Field(default=None, description="Query parameter or header at fault")
-    detail: str
+    code: str = Field(
+        default="invalid",
+        description="What is wrong, from a stable vocabulary: "
+        + "; ".join(f"`{k}`: {v}" for k, v in ERROR_CODES.items()),
+        json_schema_extra={"enum": list(ERROR_CODES)},
+    )
+    detail: str = Field(description="What is wrong, in English")
 
 
 class Problem(BaseModel):

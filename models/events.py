@@ -15,13 +15,20 @@ class EntityRef(Output):
     id: UUID
 
 
+class EventActor(Actor):
+    """Who acted, as the audit trail shows it to staff: the key by its name and prefix too, not only its role."""
+
+    key_name: str | None = Field(default=None, description="The acting key's name (null for the system)")
+    key_prefix: str | None = Field(default=None, description="The acting key's first characters (never the secret)")
+
+
 class Event(Output):
     id: int
     type: str
     entity: EntityRef
     incident_id: UUID | None
     organization_id: UUID | None
-    actor: Actor
+    actor: EventActor
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     created_at: Timestamp

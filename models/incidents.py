@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints
 
-from models.codes import Region
+from models.codes import Region, RegionPrefix
 from models.common import Input, ListQuery, LongText, Output, Patch, Timestamp
 
 IncidentCode = Annotated[
@@ -79,6 +79,7 @@ class IncidentQuery(ListQuery):
     status: IncidentStatus | None = None
     type: IncidentType | None = None
     severity: Severity | None = None
-    region: Region | None = Field(
-        default=None, description="Matches up and down: 320500 finds 320505 and 320000 incidents too"
+    region: RegionPrefix | None = Field(
+        default=None, description="A code or its prefix (32, 3205, 320505), matched up and down: 3205 (or 320500) "
+        "finds incidents of Suzhou, of its districts (320505) and of all Jiangsu (320000)"
     )

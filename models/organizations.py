@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints
 
-from models.codes import CreditCode, Region
+from models.codes import CreditCode, Region, RegionPrefix
 from models.common import Input, ListQuery, Output, Patch, Text, Timestamp
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
@@ -93,4 +93,6 @@ class Organization(Output):
 class OrganizationQuery(ListQuery):
     status: OrganizationStatus | None = None
     kind: OrganizationKind | None = None
-    region: Region | None = Field(default=None, description="A province or city code takes everything in it")
+    region: RegionPrefix | None = Field(
+        default=None, description="A code or its prefix: 32 (or 320000) takes all Jiangsu, 3205 (or 320500) all Suzhou"
+    )

@@ -69,7 +69,8 @@ class PledgeDeliver(Input):
         default=None, description="What arrived, ≤ the pledged quantity; default: all of it"
     )
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
-        default=None, description="What arrived, in words (damage, shortfall…); kept as the pledge's reason"
+        default=None, description="What arrived, in words (damage, shortfall…); reads back as the pledge's "
+        "delivery_note"
     )
     site_id: UUID | None = Field(default=None, description="goods: where they were received; neither: the intake site")
     shelter_id: UUID | None = Field(default=None, description="goods: …or the shelter where they were received")
@@ -101,7 +102,11 @@ class Pledge(Output):
     lead: dict | None = None
     note: str
     delivered_quantity: Counter | None
-    reason: str | None = Field(description="Why it was rejected, or the dispatcher's note on delivery")
+    reason: str | None = Field(description="Why it was rejected (null unless rejected)")
+    # Default None: the pledge snapshots in events stored before this field (they carried the note in
+    # `reason`) still validate.
+    delivery_note: str | None = Field(default=None, description="The dispatcher's note on delivery (the "
+                                      "`note` sent to deliver); null until one is given")
     version: int
     created_at: Timestamp
     updated_at: Timestamp

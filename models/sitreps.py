@@ -225,7 +225,8 @@ def public_version(report: dict[str, Any]) -> dict[str, Any]:
         "goods": [{k: g[k] for k in ("item", "unit", "pledged", "received")} for g in summary["goods"]["items"]],
         "residents": {k: summary["residents"][k] for k in ("evacuated", "sheltered_now", "returned")},
         "field": {"on_site": summary["field"]["on_site"], "person_hours": summary["field"]["person_hours"]},
-        "impacts": [{k: i.get(k) for k in ("region", "figure", "value", "unit", "source", "organization_name", "as_of")}
+        "impacts": [{k: i.get(k) for k in ("region", "region_name", "figure", "value", "unit", "source",
+                                           "organization_name", "as_of")}
                     for i in figures["impacts"]],
         "open_needs": [{k: n.get(k) for k in ("title", "kind", "item", "unit", "currency", "requested", "remaining")}
                        for n in figures["open_needs"]],

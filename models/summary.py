@@ -79,6 +79,9 @@ class CallFigures(Output):
     committed: Counter
     delivered: Counter
     coverage: Counter = Field(description="delivered ÷ requested, 0–1 (4 decimals)")
+    item: str | None = Field(default=None, description="A goods call's item (the goods catalogue's code)")
+    unit: str | None = Field(default=None, description="A goods call's unit: requested and delivered count in it")
+    currency: str | None = Field(default=None, description="A money call's currency (ISO 4217)")
 
 
 class Summary(Output):

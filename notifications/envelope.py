@@ -13,7 +13,7 @@ from relief.db import dumps
 # Nobody outside gets a resident's details through a webhook (invariant 10): resident events carry
 # only what a head count needs. A whitelist, so a field added to residents later stays inside.
 _RESIDENT_FIELDS = (
-    "id", "incident_id", "status", "shelter_id", "household_size", "origin_region", "assisted_by",
+    "id", "incident_id", "status", "shelter_id", "household_size", "origin_region", "origin_region_name", "assisted_by",
     "sheltered_at", "returned_at", "version", "created_at", "updated_at",
 )
 

@@ -28,11 +28,12 @@ from handlers import keys as keys_handlers
 from handlers import metrics as metrics_handlers
 from handlers import notifications as notifications_handlers
 from handlers import offers as offers_handlers
-from handlers import openapi
+from handlers import openapi, proxy
 from handlers import organizations as organizations_handlers
 from handlers import pledges as pledges_handlers
 from handlers import public_alerts as public_alerts_handlers
 from handlers import ratelimits as ratelimits_handlers
+from handlers import regions as regions_handlers
 from handlers import residents as residents_handlers
 from handlers import rosters as rosters_handlers
 from handlers import shelters as shelters_handlers
@@ -71,6 +72,7 @@ def operations() -> list[Operation]:
         *keys_handlers.routes.operations,
         *organizations_handlers.routes.operations,
         *incidents_handlers.routes.operations,
+        *regions_handlers.routes.operations,
         *calls_handlers.routes.operations,
         *pledges_handlers.routes.operations,
         *rosters_handlers.routes.operations,
@@ -221,6 +223,7 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     )
     app[METRICS] = Metrics(app)
     app[IN_FLIGHT] = InFlight()
+    proxy.setup(app, settings)  # which X-Forwarded-* headers to believe, and the public URL
     ratelimits_handlers.setup(app, settings)
     app[STOPPING] = asyncio.Event()
     exports_handlers.setup(app)
@@ -250,8 +253,18 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     return app
 
 
-async def serve(app: web.Application, settings: Settings) -> None:
-    """Serve until SIGTERM or SIGINT, then stop gracefully.
+def _listening(runner: web.AppRunner, settings: Settings) -> str:
+    """http://host:port as a browser on this machine reaches it (the port bound, for RELIEF_PORT=0)."""
+    host, port = settings.host, settings.port
+    if runner.addresses and isinstance(runner.addresses[0], tuple):
+        port = runner.addresses[0][1]
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def serve(app: web.Application, settings: Settings, *, ready: Callable[[str], None] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then stop gracefully; `ready` gets the address listened on, once it is.
 
     aiohttp's own run_app stops reading sockets as soon as shutdown starts, so a request whose body
     is still arriving is dropped (aio-libs/aiohttp#2298). Here the listener closes first, then the
@@ -269,7 +282,10 @@ async def serve(app: web.Application, settings: Settings) -> None:
     except OSError as exc:
         await runner.cleanup()
         raise CannotListen(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
-    log.info("serving", url=f"http://{settings.host}:{settings.port}")
+    listening = _listening(runner, settings)
+    log.info("serving", url=listening, console=f"{(settings.public_url or listening).rstrip('/')}/")
+    if ready is not None:
+        ready(listening)
     try:
         await stop.wait()
         log.info("stopping", in_flight=app[IN_FLIGHT].count)

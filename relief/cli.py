@@ -50,17 +50,51 @@ def serve(settings: Settings) -> int:
     url = database_url(settings)
     applied = asyncio.run(_migrate(url))
     log.info("migrations_checked", applied=applied)
-    if settings.demo:
-        _demo_if_empty(settings, url)
+    announce(settings)
+    loaded = _demo_if_empty(settings, url) if settings.demo else None
     app = create_app(settings, database_url=url)
     log.info("starting", env=settings.env, database=db.mask_url(url))
+
+    def ready(listening: str) -> None:
+        # After the listener is up: where to point a browser. On stdout for a person (a terminal, or after
+        # the demo's keys); a service manager's pipe gets only the log, whose `serving` line says it too.
+        if loaded is None and not sys.stdout.isatty():
+            return
+        base = settings.public_url.rstrip("/") if settings.public_url else listening
+        print(f"Relief is ready: console {base}/", flush=True)
+        if loaded is not None:
+            print(f"public page of the demo incident: {base}/public/incidents/{loaded}", flush=True)
+
     try:
-        asyncio.run(serve_app(app, settings))
+        asyncio.run(serve_app(app, settings, ready=ready))
     except CannotListen as exc:
         print(f"relief: {exc}", file=sys.stderr)
         return 1
     log.info("stopped")
     return 0
+
+
+def announce(settings: Settings) -> None:
+    """Say at start what the settings allow that an operator should know of (a warning where it is risky)."""
+    if settings.webhook_allow_private:
+        if settings.production:
+            log.warning("webhooks_to_private_addresses",
+                        detail="RELIEF_WEBHOOK_ALLOW_PRIVATE is on: webhooks may reach loopback and private addresses")
+        else:
+            log.info("webhooks_to_private_addresses",
+                     detail="development: webhooks may go to loopback and private addresses (a receiver on this "
+                     "machine); RELIEF_WEBHOOK_ALLOW_PRIVATE=false refuses them, as production does")
+    if settings.production and settings.public_url is None:
+        log.warning("public_url_unset", detail="RELIEF_PUBLIC_URL is unset: the cookie's Secure flag, HSTS and the "
+                    "console's Origin check follow each request (through RELIEF_TRUSTED_PROXIES)")
+    elif settings.production and settings.public_url.startswith("http://"):
+        log.warning("public_url_not_https", public_url=settings.public_url,
+                    detail="the console's cookie is not Secure and no HSTS is sent: sign-ins cross the network "
+                    "in clear; serve https (at a proxy) on anything but a closed intranet")
+    if settings.trusted_proxy_hops and not settings.trusted_proxies:
+        log.warning("trusted_proxy_hops_from_any_peer",
+                    detail="RELIEF_TRUSTED_PROXY_HOPS without RELIEF_TRUSTED_PROXIES: X-Forwarded-For is believed "
+                    "from any peer (for per-address limits), X-Forwarded-Proto and -Host from none; list the proxies")
 
 
 def worker(settings: Settings) -> int:
@@ -223,23 +257,24 @@ def _demo_secret(settings: Settings) -> bytes:
 
 def _print_demo(settings: Settings, result) -> None:  # type: ignore[no-untyped-def]
     """The demo's keys and where to look, on stdout (the keys never go to the log)."""
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    base = f"http://{host}:{settings.port}"
+    base = settings.base_url  # RELIEF_PUBLIC_URL, else this process's own address
     state = "loaded" if result.loaded else "already loaded"
     print(f"Doksuri demo {result.incident_code} {state}")
     print(f"demo dispatcher key: {result.dispatcher_key}")
     print(f"demo approver key: {result.approver_key}  (a second dispatcher: four eyes on disbursements)")
     print(f"demo organization key: {result.organization_key}  ({result.organization_name})")
+    print(f"console: {base}/  (sign in with the dispatcher key)")
+    print(f"public page: {base}/public/incidents/{result.incident_id}")
     print(f"incident: {base}/v1/incidents/{result.incident_id}")
     print(f"summary: {base}/v1/incidents/{result.incident_id}/summary")
-    print(f"public page: {base}/v1/public/incidents/{result.incident_id}")
     print(f"use report: {base}/v1/public/incidents/{result.incident_id}/use")
     print(f'try: curl -H "Authorization: Bearer {result.dispatcher_key}" {base}/v1/incidents/{result.incident_id}',
           flush=True)
 
 
-def _demo_if_empty(settings: Settings, url: str) -> None:
-    """RELIEF_DEMO: load the demo into a database with no incidents at all; never touch real data."""
+def _demo_if_empty(settings: Settings, url: str) -> UUID | None:
+    """RELIEF_DEMO: load the demo into a database with no incidents at all; never touch real data.
+    Returns the demo incident's id when it was loaded."""
     from relief import demo as scenario
 
     async def work(conn):  # type: ignore[no-untyped-def]
@@ -248,8 +283,9 @@ def _demo_if_empty(settings: Settings, url: str) -> None:
     result = asyncio.run(_with_conn(url, work))
     if result is None:
         log.info("demo_skipped", reason="the database has incidents; `relief demo` issues fresh demo keys")
-        return
+        return None
     _print_demo(settings, result)
+    return result.incident_id
 
 
 def demo(settings: Settings, args: argparse.Namespace) -> int:

@@ -37,11 +37,13 @@ from models.shelters import ShelterCreate
 from relief import (
     calls,
     demo_alerts,
+    demo_dates,
     demo_field,
     demo_impacts,
     demo_imports,
     demo_sitreps,
     demo_use,
+    demo_webhooks,
     donations,
     incidents,
     keys,
@@ -166,7 +168,8 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes, sender: str) -> UUI
         names[slug] = spec[0]
     await _organization(conn, _organization_body("pending", PENDING_ORGANIZATION, len(ORGANIZATIONS) + 1),
                         approve=False)
-    _progress(f"incident {INCIDENT_CODE} and {len(orgs) + 1} organizations")
+    _progress(f"incident {INCIDENT_CODE} and {len(orgs) + 1} organizations ({len(orgs)} approved, 1 awaiting "
+              "approval)")
 
     call_ids: dict[str, UUID] = {}
     for slug, body in CALLS.items():
@@ -231,7 +234,13 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes, sender: str) -> UUI
     update = await demo_sitreps.issue_update(conn, dispatcher=staff.dispatcher, incident_id=incident_id)
     _progress(f"situation report {update.number} (续报), {len(update.figures.changes)} figures changed")
     await demo_use.finish(conn, staff)
-    _progress(f"{movements} stock movements and {payments} disbursements ({time.monotonic() - started:.1f} s)")
+    _progress(f"{movements} stock movements and {payments} disbursements")
+    await demo_dates.apply(conn, incident_id=incident_id, organization_ids=[*orgs.values()])
+    delivered, failed = await demo_webhooks.record(conn, incident_id=incident_id, secret=secret,
+                                                   organization_id=orgs[DEMO_ORGANIZATION],
+                                                   name=names[DEMO_ORGANIZATION])
+    _progress(f"rows dated July–August 2023; {names[DEMO_ORGANIZATION]}'s subscription with {delivered} deliveries "
+              f"delivered and {failed} failed in its (seeded) log ({time.monotonic() - started:.1f} s)")
     return incident_id
 
 

@@ -5,8 +5,17 @@ from __future__ import annotations
 from collections.abc import Set
 from typing import Any
 
+from models.common import ERROR_CODES
+
 IfMatch = Set[int] | None
-"""The versions an update may apply to, from If-Match; None for `*`."""
+"""The versions an update may apply to, from If-Match; None for `*`; NO_IF_MATCH when it was not sent."""
+
+
+class _NoIfMatch(frozenset[int]):
+    """No version named because no If-Match was sent: the update is refused with the current version."""
+
+
+NO_IF_MATCH: IfMatch = _NoIfMatch()
 
 
 class ReliefError(Exception):
@@ -67,10 +76,23 @@ class StaleVersion(ReliefError):
 
     @classmethod
     def check(cls, what: str, *, current: int, expected: IfMatch) -> None:
-        """Raise unless the current version is one the client named in If-Match (None: any)."""
+        """Raise unless the current version is one the client named in If-Match (None: any); without
+        If-Match at all, VersionRequired names the current version."""
+        if expected is NO_IF_MATCH:
+            raise VersionRequired(
+                f'updates need If-Match with the ETag of your last read: {what} is at version {current} '
+                f'(If-Match: "{current}"); read it again first if you have not seen that version',
+                current_version=current,
+            )
         if expected is not None and current not in expected:
             named = ", ".join(str(v) for v in sorted(expected)) or "no version of ours"
             raise cls(f"{what} is at version {current}, not {named}", current_version=current)
+
+
+class VersionRequired(ReliefError):
+    """An update sent without If-Match (428): nothing tells whether its author saw the current version."""
+
+    title = "Precondition required"
 
 
 class Forbidden(ReliefError):
@@ -78,12 +100,22 @@ class Forbidden(ReliefError):
 
 
 class Invalid(ReliefError):
-    """Input that passed the schema but breaks a domain rule; carries JSON pointers."""
+    """Input that passed the schema but breaks a domain rule; carries JSON pointers.
+
+    Each item may name its `code` (models.common.ERROR_CODES); one that does not gets it from its detail
+    where the problem is written (handlers/problems.py), `invalid` when nothing more precise fits."""
 
     title = "Validation failed"
 
     def __init__(self, detail: str, *, errors: list[dict[str, str]]) -> None:
         super().__init__(detail, errors=errors)
+
+    @classmethod
+    def at(cls, pointer: str, detail: str, *, code: str = "invalid") -> Invalid:
+        """One field at fault, with its code from the stable vocabulary."""
+        if code not in ERROR_CODES:
+            raise ValueError(f"{code!r} is not an error code of models.common.ERROR_CODES")
+        return cls(detail, errors=[{"pointer": pointer, "code": code, "detail": detail}])
 
 
 class Unavailable(ReliefError):

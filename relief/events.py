@@ -8,8 +8,8 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel
 
-from models.common import Actor, Page, dump
-from models.events import EntityRef, Event
+from models.common import Page, dump
+from models.events import EntityRef, Event, EventActor
 from relief import cursors, masking
 from relief.auth import Principal
 from relief.db import dumps
@@ -95,10 +95,13 @@ def _event(row: asyncpg.Record, audience: masking.Audience) -> Event:
         entity=EntityRef(type=row["entity_type"], id=row["entity_id"]),
         incident_id=row["incident_id"],
         organization_id=row["organization_id"],
-        actor=Actor(
+        actor=EventActor(
             key_id=str(row["actor_key_id"]) if row["actor_key_id"] else None,
             role=row["actor_role"],
             organization_id=str(row["actor_organization_id"]) if row["actor_organization_id"] else None,
+            # Only the audit trail's query joins the key (staff read it); streams' rows carry no name.
+            key_name=row.get("actor_key_name"),
+            key_prefix=row.get("actor_key_prefix"),
         ),
         before=before,
         after=after,
@@ -125,14 +128,15 @@ async def list_events(
         type_like = type[:-1] + "%" if type.endswith(".*") else type
     rows = await conn.fetch(
         """
-        select * from events
-         where ($1::bigint is null or id < $1)
-           and ($2::uuid is null or incident_id = $2)
-           and ($3::text is null or type like $3)
-           and ($4::text is null or entity_type = $4)
-           and ($5::uuid is null or entity_id = $5)
-           and ($6::uuid is null or organization_id = $6 or actor_organization_id = $6)
-         order by id desc
+        select e.*, k.name as actor_key_name, k.prefix as actor_key_prefix
+          from events e left join api_keys k on k.id = e.actor_key_id
+         where ($1::bigint is null or e.id < $1)
+           and ($2::uuid is null or e.incident_id = $2)
+           and ($3::text is null or e.type like $3)
+           and ($4::text is null or e.entity_type = $4)
+           and ($5::uuid is null or e.entity_id = $5)
+           and ($6::uuid is null or e.organization_id = $6 or e.actor_organization_id = $6)
+         order by e.id desc
          limit $7
         """,
         after_id,

@@ -101,8 +101,8 @@ async def list_incidents(
     severity: str | None = None,
     region: str | None = None,
 ) -> Page[Incident]:
-    """Newest first. `region` matches up and down the hierarchy: 320500 finds incidents recorded
-    for Suzhou, for a district in it (320505) or for all of Jiangsu (320000)."""
+    """Newest first. `region` (a code or its prefix: 3205 is 320500) matches up and down the hierarchy:
+    3205 finds incidents recorded for Suzhou, for a district in it (320505) or for all of Jiangsu (320000)."""
     position = cursors.decode_position(cursor) if cursor else (None, None)
     rows = await conn.fetch(
         """

@@ -99,27 +99,38 @@ async def matches(conn: asyncpg.Connection, *, call_id: UUID, limit: int = 20) -
         call["kind"],
     )
     records = {o["id"]: record_score(o["delivered"], o["withdrawn"]) for o in organizations}
+    # One match per organization: its open offers of the thing (summed) stand for it when it made any, so an
+    # organization whose capabilities fit and which also offered is listed once, not once per source.
+    offered: dict[UUID, list[asyncpg.Record]] = {}
+    for offer in offers:
+        if _offer_fits(call, offer) and offer["organization_id"] in records:
+            offered.setdefault(offer["organization_id"], []).append(offer)
     candidates: list[dict[str, Any]] = []
     for org in organizations:
         fit = _fit(call, org["kind"], org["capabilities"] or {})
-        if fit is None:
+        if fit is None or org["id"] in offered:
             continue
         candidates.append({
             "source": "organization", "organization_id": org["id"], "organization_name": org["name"],
             "factors": {"fit": fit, "region": region_score(org["region"], call["regions"]),
                         "capacity": capacity_score(None, remaining), "record": records[org["id"]]},
         })
-    for offer in offers:
-        if not _offer_fits(call, offer) or offer["organization_id"] not in records:
-            continue
+    for organization_id, its_offers in offered.items():
+        its_offers.sort(key=lambda f: (-f["quantity"], f["created_at"]))
+        largest = its_offers[0]
+        # Quantities add up only in one unit: the largest offer's.
+        capacity = sum((f["quantity"] for f in its_offers if f["unit"] == largest["unit"]), Decimal(0))
+        fit_reason = f"offered {largest['kind']} that matches the call"
+        if len(its_offers) > 1:
+            fit_reason += f" ({len(its_offers)} open offers)"
         candidates.append({
-            "source": "offer", "organization_id": offer["organization_id"],
-            "organization_name": offer["organization_name"], "offer_id": offer["id"],
-            "capacity": offer["quantity"],
-            "factors": {"fit": (1.0, f"offered {offer['kind']} that matches the call"),
-                        "region": region_score(offer["region"], call["regions"]),
-                        "capacity": capacity_score(offer["quantity"], remaining),
-                        "record": records[offer["organization_id"]]},
+            "source": "offer", "organization_id": organization_id,
+            "organization_name": largest["organization_name"], "offer_id": largest["id"],
+            "capacity": capacity,
+            "factors": {"fit": (1.0, fit_reason),
+                        "region": region_score(largest["region"], call["regions"]),
+                        "capacity": capacity_score(capacity, remaining),
+                        "record": records[organization_id]},
         })
     for candidate in candidates:
         factors = candidate.pop("factors")

@@ -87,7 +87,7 @@ async def list_organizations(
     region: str | None = None,
     only_id: UUID | None = None,
 ) -> Page[Organization]:
-    """Newest first; `region` matches a whole province or city by its code (320000, 320500)."""
+    """Newest first; `region` matches a whole province or city by its code or prefix (320000 or 32, 3205)."""
     position = cursors.decode_position(cursor) if cursor else (None, None)
     region_like = region_prefix(region) + "%" if region else None
     rows = await conn.fetch(

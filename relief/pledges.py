@@ -28,12 +28,18 @@ SELECT = """
 def to_model(row: asyncpg.Record | dict[str, Any]) -> Pledge:
     kind = CallKind(row["kind"])
     quantity: Decimal = row["quantity"]
+    # One column holds the dispatcher's words on a pledge: why it was rejected, or (for every other
+    # status: only a rejection, from pledged, and a delivery write it) the note given on delivery.
+    words = row["reason"]
+    rejected = row["status"] == PledgeStatus.rejected
     return Pledge(
         **{k: row[k] for k in (
             "id", "call_id", "incident_id", "organization_id", "status", "quantity", "currency", "unit",
             "estimated_value", "available_from", "available_until", "lead", "note", "delivered_quantity",
-            "reason", "version", "created_at", "updated_at",
+            "version", "created_at", "updated_at",
         )},
+        reason=words if rejected else None,
+        delivery_note=None if rejected else words,
         organization_name=row.get("organization_name") if isinstance(row, dict) else row["organization_name"],
         kind=kind,
         amount=quantity if kind == CallKind.money else None,

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A tile URL template: scheme, a host of plain labels ({s} allowed in the first), an optional port, then a path
+# and query without spaces or quotes.
+_TILE_URL = re.compile(
+    r"^(?P<scheme>https?)://(?P<host>(?:[A-Za-z0-9-]*\{s\}[A-Za-z0-9-]*|[A-Za-z0-9-]+)(?:\.[A-Za-z0-9-]+)*)"
+    r"(?P<port>:\d{1,5})?/[^\s'\"<>\\;,]*$"
+)
 
 # Publicly known, so only good for a laptop: production refuses to start with it.
 DEFAULT_SECRET_KEY = "relief-development-secret-change-me"
@@ -34,7 +43,11 @@ class Settings(BaseSettings):
         "derived from RELIEF_SECRET_KEY",
     )
     worker_in_process: bool = True
-    webhook_allow_private: bool = False
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks go to loopback and private addresses (a receiver on this machine or the "
+        "intranet); unset: true in development (the tour and the demo deliver offline), false in production",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     db_pool_min: int = Field(default=0, ge=0)
@@ -110,13 +123,21 @@ class Settings(BaseSettings):
     )
     trusted_proxy_hops: int = Field(
         default=0, ge=0,
-        description="Reverse proxies in front that append to X-Forwarded-For; 0 takes the client address "
-        "from the connection",
+        description="Reverse proxies in front that append to X-Forwarded-For, when their number is fixed; 0: "
+        "every address RELIEF_TRUSTED_PROXIES lists is skipped from the right. Set alone (no RELIEF_TRUSTED_PROXIES) "
+        "it is believed from any peer, for the client address only",
+    )
+    trusted_proxies: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or CIDR blocks of the reverse proxies in front (10.0.0.5, 10.0.0.0/24, ::1), "
+        "comma-separated: only from these peers are X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host "
+        "believed (for per-address limits, logs, links, the cookie's Secure and the console's Origin check)",
     )
     public_url: str | None = Field(
         default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
         description="The address people reach the service at (https://relief.example.gov.cn), for the links in "
-        "email; unset: http://RELIEF_HOST:RELIEF_PORT",
+        "email and feeds, the console's Origin check, and the cookie's Secure and HSTS (both only for https); "
+        "unset: links and checks follow each request (through the trusted proxies), email http://RELIEF_HOST:RELIEF_PORT",
     )
     smtp_host: str | None = Field(default=None, description="SMTP server for email; unset: no email is sent")
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -154,6 +175,40 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="Hours of failing deliveries after which the owner is told (webhook.failing)"
     )
     demo: bool = Field(default=False, description="serve loads the Doksuri demo into a database with no incidents")
+    map_tiles: str | None = Field(
+        default=None,
+        description="A tile server for the console's map, as a URL template (https://tiles.example/{z}/{x}/{y}.png; "
+        "{s} in the host's first label for RELIEF_MAP_TILES_SUBDOMAINS; 天地图 with its tk= key, an intranet server "
+        "none); the console and its CSP img-src allow that host only then. Unset: no request leaves the machine, "
+        "the map draws outlines and markers on a plain background",
+    )
+    map_tiles_attribution: str = Field(default="", max_length=300,
+                                       description="The tile server's attribution, shown on the map (plain text)")
+    map_tiles_subdomains: str = Field(default="abc", pattern=r"^[A-Za-z0-9]{1,16}$",
+                                      description="What {s} in RELIEF_MAP_TILES stands for, one character each")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: Any) -> Any:
+        # From the environment a comma- or space-separated list; a host address in a block (10.0.0.5/24) is
+        # taken as its block rather than refused.
+        if isinstance(value, str):
+            value = [part for part in value.replace(",", " ").split() if part]
+        if isinstance(value, list | tuple):
+            try:
+                return [ipaddress.ip_network(str(v).strip().strip("[]"), strict=False) for v in value]
+            except ValueError as exc:
+                raise ValueError(f"not an IP address or CIDR block: {exc}") from None
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _private_webhooks_in_development(cls, data: Any) -> Any:
+        # Unset, RELIEF_WEBHOOK_ALLOW_PRIVATE follows RELIEF_ENV: a laptop's receiver is on loopback; an
+        # explicit value (true or false) always wins.
+        if isinstance(data, dict) and data.get("webhook_allow_private") in (None, ""):
+            data = {**data, "webhook_allow_private": data.get("env", "development") != "production"}
+        return data
 
     @field_validator("ledger_key")
     @classmethod
@@ -162,6 +217,19 @@ class Settings(BaseSettings):
 
         if value is not None:
             parse_key(value.get_secret_value())  # its ValueError names what is wrong, never the key
+        return value
+
+    @field_validator("map_tiles")
+    @classmethod
+    def _tile_template(cls, value: str | None) -> str | None:
+        # The host goes into the CSP header: only plain host characters, so no value can add a directive.
+        if value in (None, ""):
+            return None
+        match = _TILE_URL.match(value)
+        bare = match is not None and "{s}" in match["host"] and "." not in match["host"]  # no *.domain to allow
+        if match is None or bare or not all(part in value for part in ("{z}", "{x}", "{y}")):
+            raise ValueError("RELIEF_MAP_TILES must be an http(s) URL template with {z}, {x} and {y} "
+                             "(and {s} only in the host's first label)")
         return value
 
     @field_validator("timezone")
@@ -205,6 +273,18 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def map_tiles_source(self) -> str | None:
+        """The tile server as a CSP source (scheme://host[:port], a {s} label as *), or None when unset."""
+        if not self.map_tiles:
+            return None
+        match = _TILE_URL.match(self.map_tiles)
+        if match is None:
+            return None
+        first, _, rest = match["host"].partition(".")
+        host = f"*.{rest}" if "{s}" in first else match["host"]
+        return f"{match['scheme']}://{host}{match['port'] or ''}"
 
     @property
     def email_on(self) -> bool:

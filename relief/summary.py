@@ -103,12 +103,26 @@ async def summary(conn: asyncpg.Connection, *, incident_id: UUID) -> Summary:
                 id=c["id"], title=c["title"], kind=c["kind"], status=c["status"], requested=c["requested"],
                 committed=c["committed"], delivered=c["delivered"],
                 coverage=min(Decimal(1), c["delivered"] / c["requested"]).quantize(Decimal("0.0001")),
+                item=c["item"] if c["kind"] == "goods" else None,
+                unit=c["unit"] if c["kind"] == "goods" else None,
+                currency=c["currency"] if c["kind"] == "money" else None,
             )
             for c in calls
         ],
         use=use.figures(tally, fund_rows),
         field=deployments.figures(tally, incident["now"]),  # people on site, person-hours
         tasks=tasks.figures(tally),  # tasks by status, outcome figures
+    )
+
+
+async def open_incidents(conn: asyncpg.Connection, *, limit: int = 200) -> list[asyncpg.Record]:
+    """The open incidents, newest first, with only what the public may see of them."""
+    return await conn.fetch(
+        """
+        select id as incident_id, code, title, type, severity, status, regions, started_at
+          from incidents where status = 'open' order by started_at desc, id desc limit $1
+        """,
+        limit,
     )
 
 

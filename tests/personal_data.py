@@ -6,7 +6,8 @@ them. Residents' and individual donors' names are remembered too, and every publ
 `/v1/public/…`, `/public/…`) is searched for them. Finding one fails the test that leaked it.
 
 Team members' phones and their emergency contacts' phones (issue 12), and members' and team leads'
-emails (issue 15), remembered from every `PUT /v1/pledges/{id}/roster` and personnel pledge, may be read whole by some readers, so the watch asks who is reading:
+emails (issue 15), remembered from every `PUT /v1/pledges/{id}/roster` and personnel pledge, may be read
+whole by some readers, so the watch asks who is reading:
 each client (tests/conftest.py `Api`) names itself a *reader* — `STAFF` for dispatcher and admin keys,
 the organization's id for an organization's keys (so all of them are one reader), else its own key
 (a viewer, a key nobody marked) or None (no key). A number is allowed in answers to `STAFF` and to the

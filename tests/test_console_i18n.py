@@ -8,8 +8,8 @@ import asyncpg
 
 from tests.console_world import Console, World, add_where_it_went, expect
 
-TABS = ["room", "impacts", "sitreps", "imports", "field", "pledges", "donations", "disbursements", "stock", "shelters",
-        "alerts", "activity"]
+TABS = ["room", "map", "impacts", "sitreps", "imports", "field", "pledges", "donations", "disbursements", "stock",
+        "shelters", "alerts", "activity"]
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 # Everything a person can read or hear on the page: text (hidden parts included, since one click shows them),

@@ -27,6 +27,7 @@ async def test_dispatcher_publishes_a_call_and_accepts_a_pledge_that_arrives_liv
     await expect(residents.locator(".big-number")).to_have_text(re.compile(r"^[34],\d{3}$"))
 
     # Publish a call: saved as a draft first, then published from its card.
+    await page.get_by_text("新建救援需求", exact=True).click()  # the form opens from the top of the room
     form = page.get_by_role("form", name="新建救援需求")
     await form.get_by_label("标题").fill(CALL)
     await form.get_by_label("物资", exact=True).fill("life_jacket")

@@ -8,6 +8,7 @@ from tests.console_world import Console, World, expect
 async def test_only_live_bureau_keys_sign_in_and_a_reload_keeps_the_session(console: Console, lakeside: World):
     page = console.page
     console.expects_failure(403, "/console/session")
+    console.expects_failure(401, "/console/session")  # the wrong key below (not the probe: that answers 200)
     await console.open("/")
     key = page.get_by_label("API 密钥")
     await key.fill("rk_" + "x" * 43)

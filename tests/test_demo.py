@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from decimal import Decimal
+from uuid import UUID
 
 from models.codes import check_credit_code
 from relief import chain, demo, overdue, summary
@@ -362,3 +363,57 @@ async def test_the_demo_has_an_alert_two_teams_answered_and_one_escalated(conn, 
     acks = await (await dispatcher.get(f"/v1/alerts/{alert['id']}/acks")).json()
     assert [o["name"] for o in acks["not_acknowledged"]] == ["吴中区东山镇水上救援队"]
     assert await conn.fetchval("select count(*) from events where type = 'alert.escalated'") == 1
+
+
+def _in_story(stamp: str) -> bool:
+    """An API time within the demo's July–August 2023 (UTC)."""
+    return "2023-07-27" <= stamp[:10] <= "2023-08-31"
+
+
+async def test_the_demo_is_dated_in_july_and_august_2023_except_its_event_log_and_ledger(conn, client):
+    result = await demo.load(conn, secret=SECRET)
+    dispatcher = Api(client, result.dispatcher_key)
+    incident = f"/v1/incidents/{result.incident_id}"
+    for path in ("/calls", "/shelters", "/residents", "/evacuations", "/alerts", "/sites"):
+        items = (await (await dispatcher.get(f"{incident}{path}?limit=100")).json())["items"]
+        late = [i["created_at"] for i in items if not _in_story(i["created_at"])]
+        assert items and not late, (path, late[:3])
+    pledges = (await (await dispatcher.get(f"/v1/pledges?incident_id={result.incident_id}&limit=100")).json())["items"]
+    assert pledges and all(_in_story(p["created_at"]) and _in_story(p["updated_at"]) for p in pledges)
+    # In load order: the first pledge the scenario made reads as the earliest.
+    first = await conn.fetchval("select entity_id from events where type = 'pledge.created' order by id limit 1")
+    assert min(pledges, key=lambda p: p["created_at"])["id"] == str(first)
+    sheltered = [r for r in (await (await dispatcher.get(f"{incident}/residents?limit=100")).json())["items"]
+                 if r["sheltered_at"]]
+    assert sheltered and all(_in_story(r["sheltered_at"]) and r["sheltered_at"] > r["created_at"] for r in sheltered)
+    organization = await (await dispatcher.get(f"/v1/organizations/{result.organization_id}")).json()
+    assert _in_story(organization["created_at"])
+    # The event log is append-only and the ledger's times are in its signed chain: both stay at load time.
+    assert await conn.fetchval("select count(*) from events where created_at < '2024-01-01'") == 0
+    assert await conn.fetchval("select count(*) from donations where created_at < '2024-01-01'") == 0
+    assert (await chain.verify(conn, incident_id=result.incident_id))[1] is None
+
+
+async def test_the_demo_team_subscription_shows_deliveries_delivered_and_failed(conn, client):
+    from notifications import fanout
+
+    result = await demo.load(conn, secret=SECRET)
+    team = Api(client, result.organization_key, str(result.organization_id))
+    hooks = (await (await team.get("/v1/webhooks")).json())["items"]
+    hook, = hooks
+    assert hook["url"] == "http://127.0.0.1:9/pager" and hook["status"] == "active"
+    assert "演示" in hook["description"] and _in_story(hook["created_at"])
+    log = (await (await team.get(f"/v1/webhooks/{hook['id']}/deliveries?limit=100")).json())["items"]
+    statuses = [d["status"] for d in log]
+    assert statuses.count("failed") == 2 and statuses.count("delivered") == len(log) - 2 > 10, statuses
+    retried = [d for d in log if d["status"] == "delivered" and d["attempt_count"] == 2]
+    assert len(retried) == 2 and retried[0]["attempts"][0]["status_code"] == 503
+    attempts = [a for d in log for a in d["attempts"]]
+    assert all(_in_story(a["attempted_at"]) for a in attempts)
+    # Each seeded delivery is the one the fan-out would make: after the load's fan-out it has none more.
+    while (await fanout.fan_out(conn, now=await conn.fetchval("select now()")))[0]:
+        pass
+    assert await conn.fetchval("select count(*) from webhook_deliveries where webhook_id = $1",
+                               UUID(hook["id"])) == len(log)
+    # The demo leaves the counters equal to the rows.
+    assert await summary.reconcile(conn, incident_id=result.incident_id) == []

@@ -176,7 +176,8 @@ async def test_members_not_on_a_team_that_accepted_the_task_are_422_and_nothing_
         "title": "转移群众", "headcount": 4, "area": {"description": "东山镇", "point": "31.07,120.36"}}), 201)
     await ok(await dispatcher.post(f"/v1/tasks/{pending['id']}/assignments", json={"pledge_id": f.b.pledge}), 201)
     refused = await problem(await check_in(dispatcher, pending["id"], f.b.members[:1]), 422)  # not yet accepted
-    assert refused["errors"] == [{"pointer": "/members/0", "detail": "the member's team has not accepted this task"}]
+    assert refused["errors"] == [{"pointer": "/members/0", "code": "invalid",
+                                  "detail": "the member's team has not accepted this task"}]
     body = await problem(await check_in(dispatcher, f.tasks[0], [f.a.members[0], unknown]), 422)
     assert [e["pointer"] for e in body["errors"]] == ["/members/1"]
     for bad, pointer in [({"members": []}, "/members"), ({"members": [f.a.members[0]] * 2}, "/members"),

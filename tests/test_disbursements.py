@@ -145,7 +145,8 @@ async def test_an_earmark_is_drawn_only_for_its_purpose_within_its_region(dispat
     incident = await open_incident(dispatcher)
     approver = await second_dispatcher(dispatcher, conn)
     earmarked = await donate(dispatcher, incident, "500.00", earmark={"purpose": "medical", "region": "320500"})
-    assert earmarked["earmark"] == {"purpose": "medical", "region": "3205"}  # Suzhou as a whole holds its districts
+    # Suzhou as a whole holds its districts
+    assert earmarked["earmark"] == {"purpose": "medical", "region": "3205", "region_name": "苏州市"}
     await donate(dispatcher, incident, "100.00")
     medical = {"purpose": "medical", "region": "3205"}
 
@@ -171,7 +172,7 @@ async def test_an_earmark_is_drawn_only_for_its_purpose_within_its_region(dispat
     assert [e["pointer"] for e in (await problem(await propose(dispatcher, incident, to_org), 422))["errors"]] == [
         "/region"]
     d = await proposed(dispatcher, incident, {**to_org, "amount": "200.00", "region": "320506"})
-    assert d["recipient"]["organization_name"] == "苏州红十字会" and d["fund"] == medical
+    assert d["recipient"]["organization_name"] == "苏州红十字会" and d["fund"] == {**medical, "region_name": "苏州市"}
 
     # Unearmarked money pays for anything, but never out of an earmark: 200 is more than its 100.
     plain = await proposed(dispatcher, incident, payment("200.00", purpose="medical"))
@@ -180,7 +181,7 @@ async def test_an_earmark_is_drawn_only_for_its_purpose_within_its_region(dispat
     assert (await approver.post(f"/v1/disbursements/{d['id']}/approve")).status == 200
     funds = {(f["earmark"] or {}).get("purpose"): f for f in await fund_list(dispatcher, incident)}
     assert (funds["medical"]["paid"], funds["medical"]["balance"]) == ("200.00", "300.00")
-    assert funds["medical"]["earmark"] == medical
+    assert funds["medical"]["earmark"] == {**medical, "region_name": "苏州市"}
     assert (funds[None]["paid"], funds[None]["balance"], funds[None]["proposed"]) == ("0.00", "100.00", "200.00")
     assert (await (await dispatcher.get(f"/v1/disbursements/{plain['id']}")).json())["status"] == "proposed"
 
@@ -205,7 +206,7 @@ async def test_a_donation_carries_its_earmark_into_its_fund(dispatcher, organiza
                                    {"amount": "5000.00"})
     received = await donate(dispatcher, incident, "5000.00", pledge_id=pledge["id"],
                             earmark={"purpose": "rescue_operation", "region": "32"})
-    assert received["earmark"] == {"purpose": "rescue_operation", "region": "32"}
+    assert received["earmark"] == {"purpose": "rescue_operation", "region": "32", "region_name": "江苏省"}
     assert (await (await dispatcher.get(f"/v1/pledges/{pledge['id']}")).json())["status"] == "delivered"
     goods = await dispatcher.post(f"/v1/incidents/{incident}/donations", headers={"Idempotency-Key": "g"}, json={
         "kind": "goods", "item": "tent", "unit": "piece", "quantity": "3", "earmark": {"purpose": "medical"}})
@@ -217,7 +218,7 @@ async def test_a_donation_carries_its_earmark_into_its_fund(dispatcher, organiza
         assert (await problem(response, 422))["errors"][0]["pointer"] == pointer, earmark
     funds = await fund_list(dispatcher, incident)
     assert [(f["earmark"], f["received"]) for f in funds] == [
-        (None, "10.00"), ({"purpose": "rescue_operation", "region": "32"}, "5000.00")]
+        (None, "10.00"), ({"purpose": "rescue_operation", "region": "32", "region_name": "江苏省"}, "5000.00")]
     assert await summary.reconcile(conn, incident_id=uuid.UUID(incident)) == []
 
 
@@ -274,7 +275,7 @@ async def test_a_donation_reversal_that_would_overdraw_its_fund_is_refused(dispa
     assert (await dispatcher.post(f"/v1/disbursements/{d['id']}/reverse", json={"reason": "追回"})).status == 201
     response = await dispatcher.post(f"/v1/donations/{donation['id']}/reverse", json={"reason": "退款"})
     assert response.status == 201, await response.text()
-    assert (await response.json())["earmark"] == {"purpose": "reconstruction", "region": None}
+    assert (await response.json())["earmark"] == {"purpose": "reconstruction", "region": None, "region_name": None}
     [fund] = await fund_list(dispatcher, incident)
     assert (fund["received"], fund["paid"], fund["balance"]) == ("0.00", "0.00", "0.00")
     assert await summary.reconcile(conn, incident_id=uuid.UUID(incident)) == []

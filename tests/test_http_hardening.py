@@ -35,11 +35,14 @@ async def test_development_metrics_stay_open(anonymous):
     assert (await anonymous.get("/metrics")).status == 200
 
 
-async def test_production_answers_carry_hsts_and_development_ones_do_not(aiohttp_client, database_url, anonymous):
-    production = await _production(aiohttp_client, database_url)
+async def test_answers_carry_hsts_when_the_service_is_reached_over_https(aiohttp_client, database_url, anonymous):
+    # HSTS follows the public URL's scheme (tests/test_proxy.py: else the request's, through trusted proxies).
+    production = await _production(aiohttp_client, database_url, public_url="https://relief.example.gov.cn")
     response = await production.get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     assert "Strict-Transport-Security" not in (await anonymous.get("/healthz")).headers
+    intranet = await _production(aiohttp_client, database_url, public_url="http://relief.intranet:8080")
+    assert "Strict-Transport-Security" not in (await intranet.get("/healthz")).headers
 
 
 async def test_what_a_key_reads_is_never_stored_by_a_cache(viewer, anonymous, dispatcher):

@@ -82,6 +82,9 @@ async def test_stale_if_match_is_412_and_missing_is_428(dispatcher):
 
     response = await dispatcher.patch(path, json={"title": "二"})
     assert response.status == 428
+    problem = await response.json()
+    assert problem["type"].endswith("#problem-precondition-required") and problem["current_version"] == 2
+    assert 'If-Match: "2"' in problem["detail"]  # the version it is at, not a made-up one
 
     response = await dispatcher.patch(path, json={"title": "二"}, headers={"If-Match": "soon"})
     assert response.status == 400
@@ -94,7 +97,8 @@ async def test_invalid_region_points_at_it(dispatcher):
     response = await dispatcher.post("/v1/incidents", json=incident_body(regions=["320500", "99000"]))
     assert response.status == 422
     problem = await response.json()
-    assert problem["errors"] == [{"pointer": "/regions/1", "detail": problem["errors"][0]["detail"]}]
+    assert problem["errors"] == [{"pointer": "/regions/1", "code": "region_code",
+                                  "detail": problem["errors"][0]["detail"]}]
     assert "6-digit" in problem["errors"][0]["detail"]
 
     response = await dispatcher.post("/v1/incidents", json=incident_body(regions=["990000"]))

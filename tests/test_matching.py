@@ -284,3 +284,21 @@ async def test_fixture_organization_is_a_match_for_money_by_kind(dispatcher, con
     items = (await (await dispatcher.get(f"/v1/calls/{call['id']}/matches")).json())["items"]
     assert [m["organization_id"] for m in items] == [foundation.id, team.id]
     assert [m["factors"]["fit"] for m in items] == [1.0, 0.4]
+
+
+async def test_an_organization_that_fits_and_offered_is_listed_once(dispatcher, organization, conn):
+    incident_id = await new_incident(dispatcher, regions=["320500"])
+    path = f"/v1/incidents/{incident_id}/offers"
+    # The fixture organization states it supplies life jackets, and offers them twice besides.
+    small = await (await organization.api.post(path, json=offer_body(quantity="100"))).json()
+    large = await (await organization.api.post(path, json=offer_body(quantity="150"))).json()
+    other = await register(dispatcher, conn, 61, region="320500", goods=["life_jacket"])
+    call = await new_call(dispatcher, incident_id, JACKETS)
+
+    items = (await (await dispatcher.get(f"/v1/calls/{call['id']}/matches")).json())["items"]
+    assert sorted(m["organization_id"] for m in items) == sorted([organization.id, other.id])
+    mine = next(m for m in items if m["organization_id"] == organization.id)
+    assert (mine["source"], mine["offer_id"], mine["capacity"]) == ("offer", large["id"], "250")
+    assert mine["factors"]["capacity"] == 0.5 and "250 of the 500" in " ".join(mine["reasons"])
+    assert "2 open offers" in " ".join(mine["reasons"]) and small["id"] != mine["offer_id"]
+    assert [m["rank"] for m in items] == [1, 2]

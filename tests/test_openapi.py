@@ -28,7 +28,7 @@ async def test_document_lists_every_served_route(anonymous, app):
             continue
         served.add((route.method, path))
     # The console's pages and files are HTML for browsers, not API operations.
-    pages = {("GET", "/"), ("GET", "/public/incidents/{id}"), ("GET", "/static")}
+    pages = {("GET", "/"), ("GET", "/public/incidents/{id}"), ("GET", "/public"), ("GET", "/static")}
     assert pages <= served
     assert served - pages == documented
     assert len(served) > 20
@@ -60,9 +60,17 @@ async def test_docs_page_is_served_locally(anonymous):
     assert response.status == 200
     assert response.content_type == "text/html"
     page = await response.text()
-    assert "/v1/incidents/{id}/close" in page
+    # Swagger UI, vendored, renders /openapi.json (tests/test_console_docs.py opens it in a browser); the
+    # page itself holds no inline script or style and names no other host.
+    vendor = "/static/vendor/swagger-ui"
+    assert re.findall(r"<script[^>]*>", page) == [
+        f'<script defer src="{vendor}/swagger-ui-bundle.js">', '<script defer src="/static/js/docs.js">']
+    assert "<style" not in page and " style=" not in page
     assert 'id="problem-validation-failed"' in page
-    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert "http://" not in page and "https://" not in page
+    for asset in ("/static/vendor/swagger-ui/swagger-ui-bundle.js", "/static/vendor/swagger-ui/swagger-ui.css",
+                  "/static/js/docs.js", "/static/css/docs.css"):
+        assert (await anonymous.get(asset)).status == 200, asset
 
 
 def test_each_served_route_is_described_by_its_own_operation(app):

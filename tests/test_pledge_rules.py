@@ -50,7 +50,9 @@ async def test_partial_delivery_returns_the_rest_to_the_call(world: World, conn,
     assert body["status"] == "delivered"
     assert body["delivered_quantity"] == "80"
     assert body["quantity"] == "100"
-    assert body["reason"] == "20 件受潮"
+    assert body["delivery_note"] == "20 件受潮" and body["reason"] is None  # the deliver's note reads back as one
+    again = await ok(await world.dispatcher.get(f"/v1/pledges/{pledge_id}"))
+    assert again["delivery_note"] == "20 件受潮" and again["note"] == body["note"]  # the organization's stays
     after = counters(await read_call(world.dispatcher, world.call_id))
     assert after["delivered"] - before["delivered"] == 80
     assert after["in_transit"] - before["in_transit"] == (-100 if start == "dispatched" else 0)

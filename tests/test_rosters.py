@@ -125,7 +125,8 @@ async def test_a_phone_is_one_person_in_the_incident(world, dispatcher, conn):
     # The same roster: a second entry with a listed member's phone; or two new entries with one phone.
     same = await problem(await put(world.owner.api, mine, [{**person(1), "id": kept["id"]}, person(1, name="别人")]),
                          409)
-    assert same["errors"] == [{"pointer": "/members/1/phone", "detail": "already on a live roster in this incident"}]
+    assert same["errors"] == [{"pointer": "/members/1/phone", "code": "invalid",
+                               "detail": "already on a live roster in this incident"}]
     await problem(await put(world.owner.api, also_mine, [person(2), person(2, name="同号")]), 409)
     # Another roster of the incident, the organization's own or another's, written as it may be.
     await problem(await put(world.owner.api, also_mine, [person(1)]), 409)

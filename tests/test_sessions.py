@@ -29,7 +29,7 @@ async def test_a_key_becomes_an_httponly_strict_cookie(client, dispatcher_key):
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
     assert {"httponly", "samesite", "max-age", "path"} <= attributes
     assert "SameSite=Strict" in cookie
-    assert "secure" not in attributes  # development serves plain http; production sets Secure
+    assert "secure" not in attributes  # served over plain http (tests/test_proxy.py: Secure over https)
     body = signed["body"]
     assert body["role"] == "dispatcher" and body["name"] == "duty dispatcher" and len(body["csrf_token"]) >= 32
 
@@ -37,6 +37,7 @@ async def test_a_key_becomes_an_httponly_strict_cookie(client, dispatcher_key):
     assert (await client.get("/v1/incidents")).status == 200
     again = await client.get("/console/session")
     assert again.status == 200 and (await again.json())["csrf_token"] == body["csrf_token"]
+    assert (await again.json())["signed_in"] is True and body["signed_in"] is True
 
 
 async def test_changes_with_the_cookie_need_our_origin_and_the_csrf_token(client, dispatcher_key):
@@ -65,7 +66,10 @@ async def test_sign_out_ends_the_session(client, dispatcher_key):
     response = await client.delete("/console/session", headers={"Origin": origin, "X-CSRF-Token": csrf})
     assert response.status == 204
     assert "relief_session=" in response.headers["Set-Cookie"]  # cleared
-    assert (await client.get("/console/session")).status == 401
+    gone = await client.get("/console/session")  # not an error: the sign-in page asks on every load
+    assert gone.status == 200 and await gone.json() == {"signed_in": False, "role": None, "name": None,
+                                                          "organization_id": None, "csrf_token": None,
+                                                          "expires_at": None}
     assert (await client.get("/v1/incidents")).status == 401
 
 
@@ -97,4 +101,4 @@ async def test_pages_carry_a_strict_policy_and_refuse_framing(client):
     page = await client.get("/")
     assert page.status == 200 and "text/html" in page.headers["Content-Type"]
     config = await (await client.get("/console/config")).json()
-    assert config == {"timezone": "Asia/Shanghai", "env": "development"}
+    assert config == {"timezone": "Asia/Shanghai", "env": "development", "map_tiles": None}  # no tile server: offline

@@ -98,7 +98,7 @@ async def test_create_read_list_and_patch_under_if_match(field, viewer, conn):
     assert (created["status"], created["priority"], created["headcount"], created["version"]) == (
         "open", "high", 8, 1)
     assert created["area"] == {"description": "吴中区东山镇陆巷村", "point": "31.07,120.36", "circle": None,
-                               "polygon": None, "region": "320506"}
+                               "polygon": None, "region": "320506", "region_name": "吴中区"}
     assert created["outcome"] is None and created["started_at"] is None
     plain = await new_task(f, priority="low", skill=None, expected_minutes=None,
                            area={"description": "太湖大堤", "polygon": POLYGON})

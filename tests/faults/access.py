@@ -114,6 +114,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/organizations/{id}/approve"): DISPATCHERS,
     ("POST", "/v1/organizations/{id}/suspend"): DISPATCHERS,
     ("POST", "/v1/organizations/{id}/keys"): rule(viewer=403, own=OK, other=404, dispatcher=403, admin=OK),
+    # The region table (GB/T 2260 names), for the console's picker: any key.
+    ("GET", "/v1/regions"): ANY_KEY,
     # Incidents.
     ("POST", "/v1/incidents"): DISPATCHERS,
     ("GET", "/v1/incidents"): ANY_KEY,
@@ -124,6 +126,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/incidents/{id}/events"): DISPATCHERS,
     ("GET", "/v1/incidents/{id}/stream"): ANY_KEY,
     ("GET", "/v1/incidents/{id}/summary"): ANY_KEY,
+    ("GET", "/v1/public/incidents"): PUBLIC,
     ("GET", "/v1/public/incidents/{id}"): PUBLIC,
     ("GET", "/v1/incidents/{id}/exports/pledges.csv"): STAFF_READS,
     ("GET", "/v1/incidents/{id}/exports/donations.csv"): STAFF_READS,
@@ -282,7 +285,9 @@ ACCESS: dict[tuple[str, str], Access] = {
     # The console: a bureau key signs in (an organization's is refused, a wrong one is a 401); the session
     # routes answer to the cookie, which an organization can never get.
     ("POST", "/console/session"): rule(viewer=OK, own=403, dispatcher=OK),
-    ("GET", "/console/session"): CONSOLE_SESSION,
+    # Without a session (anonymous, an organization) the read is {"signed_in": false}, not a 401: the
+    # sign-in page asks it on every load (issue 16).
+    ("GET", "/console/session"): PUBLIC,
     ("DELETE", "/console/session"): CONSOLE_SESSION,
     ("GET", "/console/config"): PUBLIC,
 }

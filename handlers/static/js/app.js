@@ -8,6 +8,8 @@ import * as signin from './screens/signin.js';
 import * as incidents from './screens/incidents.js';
 import * as frame from './screens/frame.js';
 import * as notifications from './screens/notifications.js';
+import * as organizations from './screens/organizations.js';
+import * as webhooks from './screens/webhooks.js';
 
 const main = document.getElementById('main');
 const who = document.getElementById('who');
@@ -16,7 +18,11 @@ const langButton = document.getElementById('lang');
 const notice = document.getElementById('notice');
 // The console's own pages beside the incidents (the brand link): for dispatchers and admins, the email log.
 const emailLink = h('a', { href: '#/notifications' });
-const topNav = h('nav', { class: 'top-nav', hidden: true }, emailLink);
+// Every staff role reads the organizations and the webhooks (and their delivery logs); actions follow the role.
+const orgLink = h('a', { href: '#/organizations' });
+const hooksLink = h('a', { href: '#/webhooks' });
+const topNav = h('nav', { class: 'top-nav', hidden: true }, orgLink, hooksLink, emailLink);
+const TOP_LINKS = { organizations: orgLink, webhooks: hooksLink, notifications: emailLink };
 document.querySelector('.top-actions').before(topNav);
 
 const state = { session: null, mounted: null, token: 0 };
@@ -41,7 +47,10 @@ function renderHeader() {
   langButton.lang = other;
   langButton.setAttribute('aria-label', t('lang.switchLabel'));
   langButton.dataset.lang = other;
-  topNav.hidden = !['dispatcher', 'admin'].includes(session?.role);
+  topNav.hidden = !session;
+  emailLink.hidden = !['dispatcher', 'admin'].includes(session?.role);
+  orgLink.textContent = t('nav.organizations');
+  hooksLink.textContent = t('nav.webhooks');
   topNav.setAttribute('aria-label', t('nav.console'));
   emailLink.textContent = t('nav.notifications');
 }
@@ -66,8 +75,10 @@ function parseHash() {
 async function route(focus) {
   const parts = parseHash();
   const token = ++state.token;
-  if (parts[0] === 'notifications') emailLink.setAttribute('aria-current', 'page');
-  else emailLink.removeAttribute('aria-current');
+  for (const [name, link] of Object.entries(TOP_LINKS)) {
+    if (parts[0] === name) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
   state.mounted?.unmount?.();
   state.mounted = null;
   const root = h('div', { class: 'screen' });
@@ -76,6 +87,7 @@ async function route(focus) {
     root,
     session: state.session,
     canDispatch: ['dispatcher', 'admin'].includes(state.session?.role),
+    isAdmin: state.session?.role === 'admin',
     notify,
     showError,
     go: (hash) => { window.location.hash = hash; },
@@ -89,6 +101,12 @@ async function route(focus) {
     } else if (parts[0] === 'incidents' && parts[1]) {
       live.open(parts[1]);
       mounted = await frame.mount({ ...ctx, incidentId: parts[1], liveState: () => live.state }, parts[2] || 'room');
+    } else if (parts[0] === 'organizations') {
+      live.close();
+      mounted = await organizations.mount(ctx);
+    } else if (parts[0] === 'webhooks') {
+      live.close();
+      mounted = await webhooks.mount(ctx, parts[1]);
     } else if (parts[0] === 'notifications') {
       live.close();
       mounted = await notifications.mount(ctx);
@@ -153,7 +171,9 @@ async function boot() {
     setTimezone((await get('/console/config')).timezone);
   } catch { /* the default zone stays */ }
   try {
-    adopt(await get('/console/session'));
+    // 200 either way: {"signed_in": false} without a live session, so the probe logs no failed request.
+    const session = await get('/console/session');
+    adopt(session && session.signed_in !== false ? session : null);
   } catch {
     adopt(null);
   }

@@ -1,7 +1,7 @@
 // A modal <dialog> that asks for a few values (a reason, a quantity, a shelter) and resolves with them,
 // or with null when cancelled. Outside the live regions, so an update never closes it.
 import { t } from './i18n.js';
-import { h, field, input, select, textarea, values, problemText } from './dom.js';
+import { h, field, input, select, textarea, values, problemText, markFields, clearFieldErrors } from './dom.js';
 
 /**
  * fields: [{name, label, type: 'text'|'number'|'textarea'|'select', options, value, required, hint}].
@@ -19,6 +19,7 @@ export function ask({ title, intro, fields = [], submit, onSubmit, check, descri
       if (spec.type === 'select') control = select(spec.name, spec.options, spec.value, { required: spec.required });
       else if (spec.type === 'textarea') control = textarea(spec.name, common);
       else control = input(spec.name, { ...common, type: spec.type || 'text', step: spec.step, min: spec.min });
+      if (spec.pointer) control.dataset.pointer = spec.pointer; // where a 422 names it (markFields)
       return field(spec.label, control, spec.hint);
     });
     const confirm = h('button', { type: 'submit', class: danger ? 'danger' : 'primary' }, submit);
@@ -40,10 +41,12 @@ export function ask({ title, intro, fields = [], submit, onSubmit, check, descri
       }
       if (onSubmit) {
         confirm.disabled = true;
+        clearFieldErrors(formEl);
         try {
           await onSubmit(got);
         } catch (failure) {
-          error.textContent = (describe && describe(failure)) || problemText(failure);
+          markFields(formEl, failure);
+          error.textContent = (describe && describe(failure)) || problemText(failure, formEl);
           error.hidden = false;
           return;
         } finally {

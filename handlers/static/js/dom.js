@@ -1,9 +1,10 @@
 // Building DOM without HTML strings (no innerHTML anywhere: data stays data), and the console's
 // small set of accessible building blocks: labelled fields, forms that submit on Enter, tables, bars.
-import { t } from './i18n.js';
+import { t, tEnum, getLang } from './i18n.js';
 import { ApiError } from './api.js';
 
 const PROPERTIES = new Set(['value', 'checked', 'selected', 'disabled', 'hidden', 'open']);
+const DEFAULTS = { value: 'defaultValue', checked: 'defaultChecked', selected: 'defaultSelected' };
 let serial = 0;
 
 export function uid(prefix = 'el') {
@@ -19,8 +20,12 @@ export function h(tag, props, ...children) {
     else if (key === 'text') el.textContent = value;
     else if (key === 'on') for (const [type, fn] of Object.entries(value)) el.addEventListener(type, fn);
     else if (key === 'dataset') Object.assign(el.dataset, value);
-    else if (PROPERTIES.has(key)) el[key] = value;
-    else el.setAttribute(key, value === true ? '' : String(value));
+    else if (PROPERTIES.has(key)) {
+      el[key] = value;
+      // What a control starts with is also what a form's reset gives back (a property alone is lost on reset:
+      // the currency, household size, kind a form offers must still be there for the next entry).
+      if (key in DEFAULTS && DEFAULTS[key] in el) el[DEFAULTS[key]] = value;
+    } else el.setAttribute(key, value === true ? '' : String(value));
   }
   append(el, children);
   return el;
@@ -66,7 +71,8 @@ export function textarea(name, props = {}) {
 /** options: [[value, label], …]. */
 export function select(name, options, value, props = {}) {
   const el = h('select', { name, id: uid(name), ...props },
-    options.map(([v, label]) => h('option', { value: v, text: label })));
+    options.map(([v, label]) => h('option', { value: v, text: label, selected: value !== undefined && value !== null
+      && String(v) === String(value) })));
   if (value !== undefined && value !== null) el.value = value;
   return el;
 }
@@ -117,13 +123,111 @@ export function bar(label, value, max, kind, text) {
       dataset: { value: String(value) } }));
 }
 
-/** Say what went wrong in words: the problem's status in the current language, and the server's detail. */
-export function problemText(error) {
+/** The problem's slug, from its `type` (/docs#problem-<slug>); '' for about:blank. */
+export function problemSlug(problem) {
+  const match = /#problem-([a-z-]+)$/.exec(String(problem?.type || ''));
+  return match ? match[1] : '';
+}
+
+function known(key, params) {
+  const text = t(key, params);
+  return text === key ? null : text;
+}
+
+const STATE_GROUPS = ['incident_status', 'call_status', 'pledge_status', 'shelter_status', 'resident_status',
+  'organization_status', 'webhook_status', 'delivery_status', 'disbursement_status', 'task_status', 'movement_status'];
+
+/** A state the server names (409 invalid-state) in words, whichever lifecycle it belongs to. */
+function stateText(state) {
+  for (const group of STATE_GROUPS) {
+    const label = tEnum(group, state);
+    if (label !== String(state)) return label;
+  }
+  return state;
+}
+
+/** One errors[] item in the console's words, by its code (the server's own detail when the code is `invalid`). */
+export function itemText(item) {
+  const message = (item.code && item.code !== 'invalid' && known(`problem.code.${item.code}`)) || item.detail || '';
+  const index = /\/(\d+)$/.exec(item.pointer || '');
+  return index ? t('problem.item', { n: Number(index[1]) + 1, message }) : message;
+}
+
+/**
+ * Say what went wrong in words: the status and the problem type in the current language, and each field at
+ * fault by its code (labelled as `formEl` labels it, when given). The server's English detail is shown in
+ * English, and in Chinese only where the catalogue has nothing better.
+ */
+export function problemText(error, formEl) {
   if (!(error instanceof ApiError)) return t('problem.network');
-  const known = t(`problem.${error.status}`);
-  const title = known === `problem.${error.status}` ? t('problem.generic', { status: error.status }) : known;
-  const details = (error.problem.errors || []).map((e) => `${e.pointer || e.parameter || ''} ${e.detail}`.trim());
-  return [title, error.problem.detail, ...details].filter(Boolean).join(' — ');
+  const { problem } = error;
+  const title = known(`problem.${error.status}`) || t('problem.generic', { status: error.status });
+  const slug = problemSlug(problem);
+  const explained = slug && slug !== 'validation-failed' ? known(`problem.type.${slug}`, {
+    state: stateText(problem.state), remaining: problem.remaining, available: problem.available }) : null;
+  const english = getLang() === 'en' || (!explained && slug !== 'validation-failed') ? problem.detail : null;
+  const details = (problem.errors || []).map((item) => {
+    const control = formEl && controlFor(formEl, item.pointer || item.parameter);
+    const label = control && labelOf(control);
+    const where = label ? `${label} (${item.pointer || item.parameter})` : item.pointer || item.parameter || '';
+    return where ? t('problem.at', { where, message: itemText(item) }) : itemText(item);
+  });
+  return [title, explained, english, ...details].filter(Boolean).join(' — ');
+}
+
+function shown(control) {
+  return !control.disabled && control.type !== 'hidden' && !control.closest('[hidden]');
+}
+
+/** The control a JSON pointer (or a parameter's name) names in a form: [data-pointer], else by name. */
+export function controlFor(formEl, pointer) {
+  if (!pointer || !formEl) return null;
+  const parts = pointer.startsWith('/')
+    ? pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')) : [pointer];
+  const words = parts.filter((p) => !/^\d+$/.test(p));
+  const names = [...new Set([parts.join('.'), words.join('.'), words.join('_'), words[0], words[words.length - 1]])];
+  for (const at of [pointer, ...names]) {
+    const tagged = formEl.querySelector(`[data-pointer="${CSS.escape(at)}"]`);
+    if (tagged && shown(tagged)) return tagged;
+  }
+  for (const name of names) {
+    const control = name && [...formEl.elements].find((c) => c.name === name && shown(c));
+    if (control) return control;
+  }
+  return null;
+}
+
+function labelOf(control) {
+  const label = control.id && control.form?.querySelector(`label[for="${CSS.escape(control.id)}"]`);
+  return (label?.textContent || control.getAttribute('aria-label') || '').trim();
+}
+
+/** Take away the marks markFields left (at the next submit). */
+export function clearFieldErrors(formEl) {
+  for (const note of formEl.querySelectorAll('.field-error')) note.remove();
+  for (const control of formEl.querySelectorAll('[aria-invalid="true"]')) {
+    control.removeAttribute('aria-invalid');
+    const rest = (control.getAttribute('aria-describedby') || '').split(' ')
+      .filter((id) => id && !id.startsWith('fielderr-'));
+    if (rest.length) control.setAttribute('aria-describedby', rest.join(' '));
+    else control.removeAttribute('aria-describedby');
+  }
+}
+
+/** Mark each field a 422 names (aria-invalid, and its message under it, read with the field). */
+export function markFields(formEl, error) {
+  clearFieldErrors(formEl);
+  if (!(error instanceof ApiError)) return;
+  for (const item of error.problem.errors || []) {
+    const control = controlFor(formEl, item.pointer || item.parameter);
+    if (!control) continue;
+    const id = uid('fielderr');
+    control.setAttribute('aria-invalid', 'true');
+    (control.closest('.field') || control.parentElement).append(
+      h('p', { class: 'field-error', id, text: itemText(item), dataset: { code: item.code || '' } }));
+    const described = control.getAttribute('aria-describedby');
+    control.setAttribute('aria-describedby', described ? `${described} ${id}` : id);
+  }
 }
 
 /** Read a form's named controls into an object (checkbox groups become arrays). */
@@ -148,13 +252,15 @@ export function form({ label, submit, children, onSubmit, describe, keep = false
   el.addEventListener('submit', async (event) => {
     event.preventDefault();
     error.hidden = true;
+    clearFieldErrors(el);
     submitButton.disabled = true;
     try {
       await onSubmit(values(el), el);
       if (!keep) el.reset();
       el.dispatchEvent(new Event('relief:reset'));
     } catch (failure) {
-      error.textContent = (describe && describe(failure)) || problemText(failure);
+      markFields(el, failure);
+      error.textContent = (describe && describe(failure)) || problemText(failure, el);
       error.hidden = false;
       if (!(failure instanceof ApiError) && !(failure instanceof TypeError)) throw failure;
     } finally {

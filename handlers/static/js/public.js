@@ -2,7 +2,7 @@
 // how donations were used with the ledger's signed head (GET …/use and …/ledger: use.js), and the situation
 // reports' public versions (GET …/sitreps): the figures of the latest verified one, else the latest (provisional).
 import {
-  t, tEnum, applyStatic, getLang, setLang, onLangChange, setTimezone, fmtTime, fmtNumber, fmtPeople, fmtMoney,
+  t, tEnum, applyStatic, getLang, setLang, onLangChange, setTimezone, fmtTime, fmtNumber, fmtPeople, fmtMoney, fmtQty,
 } from './i18n.js';
 import { get } from './api.js';
 import { h, bar, table, problemText } from './dom.js';
@@ -13,14 +13,22 @@ import { fmtImpact } from './screens/impacts.js';
 const REFRESH_MS = 30000;
 const main = document.getElementById('main');
 const langButton = document.getElementById('lang');
-const incidentId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop() || '');
+const segments = window.location.pathname.split('/').filter(Boolean);
+// /public lists the open incidents; /public/incidents/<id> is one incident's page.
+const listing = segments.length === 1 && segments[0] === 'public';
+const incidentId = listing ? '' : decodeURIComponent(segments.pop() || '');
 let last = null;
 
 function calls(items) {
   return table(t('public.callsCaption'), [t('public.call'), t('public.status'), t('public.coverage')],
     items.map((call) => {
-      // Public calls carry no unit or currency: people are counted, the rest shown as plain figures.
-      const amount = (v) => (call.kind === 'personnel' ? fmtPeople(v) : fmtNumber(v));
+      // Money in its currency (¥ for CNY), goods in their unit, people counted; a call from an older server without
+      // its unit or currency stays a plain figure.
+      const amount = (v) => {
+        if (call.kind === 'personnel') return fmtPeople(v);
+        if (call.kind === 'money') return call.currency ? fmtMoney(v, call.currency) : fmtNumber(v);
+        return call.unit ? fmtQty(v, call.unit) : fmtNumber(v);
+      };
       return [call.title, tEnum('call_status', call.status),
         bar(t('public.delivered'), call.delivered, call.requested, 'delivered',
           t('public.coverageText', { delivered: amount(call.delivered), requested: amount(call.requested),
@@ -63,6 +71,7 @@ function reports({ items, shown, provisional }) {
 function render({ data, used, head, sitreps }) {
   document.title = `${data.title} · ${t('public.title')}`;
   main.replaceChildren(
+    h('p', { class: 'crumbs' }, h('a', { href: '/public', text: t('public.allOpen') })),
     h('h1', { tabindex: '-1', text: data.title }),
     h('p', { class: 'meta' },
       h('span', { class: 'code', text: data.code }),
@@ -95,7 +104,38 @@ async function optional(path) {
   try { return await get(path); } catch { return null; }
 }
 
+/** /public: every open incident (GET /v1/public/incidents), each a link to its page. */
+function renderList(items) {
+  document.title = t('public.listTitle');
+  main.replaceChildren(
+    h('h1', { tabindex: '-1', text: t('public.listHeading') }),
+    h('p', { class: 'lead', text: t('public.listIntro') }),
+    items.length ? h('ul', { class: 'public-list' }, items.map((i) => h('li', { dataset: { incidentId: i.incident_id } },
+      h('a', { href: `/public/incidents/${i.incident_id}`, text: i.title }), ' ',
+      h('span', { class: 'code', text: i.code }), ' ',
+      h('span', { class: 'hint', text: t('public.listMeta', {
+        type: tEnum('incident_type', i.type), severity: tEnum('severity', i.severity),
+        regions: (i.region_names || []).map((name, n) => name || i.regions[n]).join('、') || i.regions.join(' '),
+        time: fmtTime(i.started_at) }) }))))
+      : h('p', { class: 'empty', text: t('public.listEmpty') }),
+    h('p', { class: 'hint', text: t('public.privacy') }));
+}
+
+async function loadList() {
+  try {
+    const { items } = await get('/v1/public/incidents');
+    const fresh = { list: items };
+    if (last && JSON.stringify(last) === JSON.stringify(fresh)) return;
+    last = fresh;
+    renderList(items);
+  } catch (error) {
+    main.replaceChildren(h('h1', { tabindex: '-1', text: t('public.unavailable') }),
+      h('p', { class: 'form-error', role: 'alert', text: problemText(error) }));
+  }
+}
+
 async function load() {
+  if (listing) { await loadList(); return; }
   try {
     const base = `/v1/public/incidents/${encodeURIComponent(incidentId)}`;
     const data = await get(base); // first: an unknown incident is one 404, not three
@@ -124,7 +164,7 @@ async function boot() {
   applyStatic();
   renderLang();
   langButton.addEventListener('click', () => setLang(langButton.dataset.lang));
-  onLangChange(() => { applyStatic(); renderLang(); if (last) render(last); else load(); });
+  onLangChange(() => { applyStatic(); renderLang(); if (last?.list) renderList(last.list); else if (last) render(last); else load(); });
   try {
     setTimezone((await get('/console/config')).timezone);
   } catch { /* the default zone stays */ }

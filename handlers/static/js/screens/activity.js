@@ -6,12 +6,30 @@ import { h, field, select, table, update } from '../dom.js';
 const FAMILIES = ['incident', 'call', 'pledge', 'offer', 'donation', 'disbursement', 'stock', 'site', 'shelter', 'resident',
   'evacuation', 'impact', 'sitrep', 'alert'];
 
+/** A pledge's figure: what was delivered when the event is a delivery (a partial one is less than pledged). */
+function pledgeAmount(event, r) {
+  const delivered = r.delivered_quantity;
+  if (event.type === 'pledge.delivered' && delivered !== null && delivered !== undefined) {
+    return delivered === r.quantity ? t('activity.deliveredAll', { delivered: fmtAmount(delivered, r) })
+      : t('activity.deliveredPart', { delivered: fmtAmount(delivered, r), pledged: fmtAmount(r.quantity, r) });
+  }
+  return r.quantity ? fmtAmount(r.quantity, r) : '';
+}
+
+/** Who acted: the key by its name and prefix (the audit trail's join), with its role. */
+function actor(a) {
+  const role = tEnum('role', a.role);
+  if (!a.key_name) return role;
+  return h('span', { dataset: { keyPrefix: a.key_prefix || '' } }, h('strong', { text: a.key_name }), ' ',
+    h('code', { class: 'hint', text: `${a.key_prefix || ''}…` }), ' ', h('span', { text: `(${role})` }));
+}
+
 /** A line saying what changed, from the resource after (or before) the change; never a person's name. */
 function gist(event) {
   const r = event.after || event.before || {};
   switch (event.entity.type) {
     case 'call': return r.title || '';
-    case 'pledge': return [r.organization_name, r.quantity && fmtAmount(r.quantity, r)].filter(Boolean).join(' · ');
+    case 'pledge': return [r.organization_name, pledgeAmount(event, r)].filter(Boolean).join(' · ');
     case 'donation': return r.kind === 'money' ? fmtMoney(r.amount, r.currency)
       : [tEnum('item', r.item), r.quantity && fmtAmount(r.quantity, { kind: 'goods', unit: r.unit })].filter(Boolean).join(' ');
     case 'resident': return [r.id_number_masked, tEnum('resident_status', r.status)].filter(Boolean).join(' · ');
@@ -52,7 +70,7 @@ export async function mount(ctx) {
     update(region, table(t('activity.caption'), [
       t('activity.time'), t('activity.what'), t('activity.detail'), t('activity.by'),
     ], page.items.map((e) => [
-      fmtTime(e.created_at), tEnum('event', e.type), gist(e), tEnum('role', e.actor.role),
+      fmtTime(e.created_at), tEnum('event', e.type), gist(e), actor(e.actor),
     ]), { empty: t('activity.none'), rowProps: (i) => ({ class: fresh.has(page.items[i].id) ? 'fresh' : '',
       dataset: { eventType: page.items[i].type } }) }));
   }

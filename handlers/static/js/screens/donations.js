@@ -2,8 +2,9 @@
 // (with an Idempotency-Key kept across retries), and reversing one with a reason.
 import { t, tEnum, enumOptions, fmtMoney, fmtQty, fmtTime } from '../i18n.js';
 import { get, getAll, post, idempotent } from '../api.js';
-import { h, badge, button, field, form, input, select, switchSets, table, update } from '../dom.js';
+import { h, badge, button, field, form, input, keepChoices, select, switchSets, table, update } from '../dom.js';
 import { ask } from '../dialog.js';
+import { codePicker, pickerField } from './catalogue_picker.js';
 
 function donor(d) {
   if (d.donor.anonymous) return t('donations.anonymous');
@@ -57,14 +58,16 @@ function recordForm(ctx, incident, organizations, refresh) {
   const kind = select('kind', [['money', tEnum('call_kind', 'money')], ['goods', tEnum('call_kind', 'goods')]], 'money');
   const donorKind = select('donor_kind', [['organization', t('donations.donorOrg')], ['name', t('donations.donorNamed')],
     ['anonymous', t('donations.anonymous')]], organizations.length ? 'organization' : 'name');
+  const unit = codePicker('unit', 'unit', { required: true, maxlength: 20 });
+  const item = codePicker('item', 'item', { required: true, unit });
   const sets = {
     money: h('fieldset', { class: 'grid' }, h('legend', { text: tEnum('call_kind', 'money') }),
       field(t('donations.amount'), input('amount', { required: true, inputmode: 'decimal', pattern: '\\d+(\\.\\d{1,2})?' })),
       field(t('donations.currency'), input('currency', { value: 'CNY', required: true, pattern: '[A-Z]{3}', maxlength: 3 })),
       field(t('donations.channel'), select('channel', enumOptions('channel').filter(([v]) => v !== 'in_kind'), 'bank_transfer'))),
     goods: h('fieldset', { class: 'grid' }, h('legend', { text: tEnum('call_kind', 'goods') }),
-      field(t('donations.item'), input('item', { required: true, list: 'donation-items' })),
-      field(t('donations.unit'), input('unit', { required: true, list: 'donation-units' })),
+      pickerField(t('donations.item'), item),
+      pickerField(t('donations.unit'), unit),
       field(t('donations.quantity'), input('quantity', { required: true, inputmode: 'decimal', pattern: '\\d+(\\.\\d+)?' })),
       field(t('donations.estimatedValue'), input('estimated_value', { inputmode: 'decimal', pattern: '\\d+(\\.\\d{1,2})?' }))),
   };
@@ -86,8 +89,6 @@ function recordForm(ctx, incident, organizations, refresh) {
       h('div', { class: 'grid' }, field(t('donations.kind'), kind), field(t('donations.donorKind'), donorKind),
         field(t('donations.receiptNo'), input('receipt_no', { maxlength: 100 }), t('donations.receiptHint'))),
       Object.values(sets), Object.values(donors),
-      h('datalist', { id: 'donation-items' }, enumOptions('item').map(([v, label]) => h('option', { value: v, label }))),
-      h('datalist', { id: 'donation-units' }, enumOptions('unit').map(([v, label]) => h('option', { value: v, label }))),
       field(t('donations.note'), input('note', { maxlength: 2000 })),
     ],
     onSubmit: async (got) => {
@@ -106,7 +107,9 @@ function recordForm(ctx, incident, organizations, refresh) {
       await refresh();
     },
   });
-  el.addEventListener('relief:reset', sync);
+  // The next donation keeps its kind, donor, currency, channel, item and unit; what is particular to it goes.
+  keepChoices(el, ['receipt_no', 'amount', 'quantity', 'estimated_value', 'note', 'donor_name']);
+  el.addEventListener('relief:reset', () => { sync(); item.show(); unit.show(); });
   return el;
 }
 

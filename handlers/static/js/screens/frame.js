@@ -14,9 +14,16 @@ import * as field from './field.js';
 import * as impacts from './impacts.js';
 import * as sitreps from './sitreps.js';
 import * as imports from './imports.js';
+import * as exportsTab from './exports.js';
+import * as mapTab from './map.js';
 import { renderAlarm } from './field_alarm.js';
+import { incidentActions } from './incident_actions.js';
 
-const TABS = { room, impacts, sitreps, imports, field, pledges, donations, disbursements, stock, shelters, alerts, activity };
+const TABS = { room, map: mapTab, impacts, sitreps, imports, field, pledges, donations, disbursements, stock, shelters, alerts, activity,
+  exports: exportsTab };
+// Tabs only some roles may open (the API refuses the others): the audit trail is the dispatchers'.
+const DISPATCH_TABS = new Set(['activity']);
+const tabsFor = (ctx) => Object.keys(TABS).filter((key) => ctx.canDispatch || !DISPATCH_TABS.has(key));
 let indicator = null;
 
 export function showLiveState(state) {
@@ -26,7 +33,7 @@ export function showLiveState(state) {
   indicator.dataset.state = state;
 }
 
-function renderHead(head, incident) {
+function renderHead(head, incident, ctx) {
   indicator = h('span', { class: 'live', role: 'status' });
   head.replaceChildren(
     h('p', { class: 'crumbs' }, h('a', { href: '#/incidents', text: t('nav.incidents') })),
@@ -40,22 +47,23 @@ function renderHead(head, incident) {
       indicator,
       h('a', { href: `/public/incidents/${incident.id}`, target: '_blank', rel: 'noopener',
         text: t('nav.public') })),
+    ctx && incidentActions(ctx, incident),
   );
 }
 
 export async function mount(ctx, tab) {
-  const name = tab in TABS ? tab : 'room';
+  const name = tabsFor(ctx).includes(tab) ? tab : 'room';
   const incident = await get(`/v1/incidents/${encodeURIComponent(ctx.incidentId)}`);
   const head = h('header', { class: 'incident-head' });
   const alarm = h('div', { class: 'field-alarms', hidden: true }); // members overdue in the field, in red
   const refreshAlarm = () => renderAlarm(alarm, incident.id);
   const content = h('div', { class: 'tab-content' });
   const nav = h('nav', { class: 'tabs', 'aria-label': t('nav.sections') },
-    Object.keys(TABS).map((key) => h('a', {
+    tabsFor(ctx).map((key) => h('a', {
       href: `#/incidents/${incident.id}/${key}`, 'aria-current': key === name ? 'page' : null, text: t(`nav.${key}`),
     })));
   ctx.root.append(alarm, head, nav, content);
-  renderHead(head, incident);
+  renderHead(head, incident, ctx);
   showLiveState(ctx.liveState()); // read now: the stream may have opened while the incident loaded
   const [screen] = await Promise.all([TABS[name].mount({ ...ctx, root: content, incident, refreshAlarm }), refreshAlarm()]);
   return {
@@ -64,7 +72,7 @@ export async function mount(ctx, tab) {
       const fresh = await get(`/v1/incidents/${incident.id}`);
       if (fresh.version !== incident.version) {
         Object.assign(incident, fresh);
-        renderHead(head, incident);
+        renderHead(head, incident, ctx);
         showLiveState(ctx.liveState());
       }
       await Promise.all([screen.refresh?.(), refreshAlarm()]);

@@ -6,6 +6,7 @@ import { t, tEnum, fmtMoney, fmtNumber, fmtPeople, fmtTime, nowWall, wallToIso }
 import { get, getAll, idempotent, post } from '../api.js';
 import { h, button, field, form, input, keepChoices, select, setOptions, table, uid, update } from '../dom.js';
 import { add } from '../decimal.js';
+import { regionField } from '../region_picker.js';
 import zh from '../i18n/zh.js';
 import en from '../i18n/en.js';
 
@@ -37,6 +38,8 @@ function regionsOf(incident, items) {
   return [...new Set([...incident.regions, ...items.map((i) => i.region)])].sort();
 }
 
+const regionName = (items, region) => items.find((i) => i.region === region)?.region_name;
+
 function regionView(region, items, open) {
   const id = `impacts-region-${region}`;
   const rows = [];
@@ -55,7 +58,8 @@ function regionView(region, items, open) {
     });
   }
   return h('section', { class: 'impact-region', 'aria-labelledby': id, dataset: { region } },
-    h('h3', { id, text: t('impacts.region', { region }) }),
+    h('h3', { id }, t('impacts.region', { region }),
+      regionName(items, region) && [' ', h('span', { lang: 'zh', text: regionName(items, region) })]),
     table(t('impacts.regionCaption', { region }),
       [t('impacts.figure'), t('impacts.source'), t('impacts.value'), t('impacts.asOf')], rows,
       { empty: t('impacts.regionEmpty'), rowProps: (i) => props[i] }));
@@ -88,7 +92,7 @@ function recordForm(ctx, incident, state, refresh) {
   const send = idempotent(); // one key per observation, kept only for a retry of the same one
   const region = select('region', [], undefined, { required: true });
   const code = input('region_code', { required: true, inputmode: 'numeric', pattern: '\\d{6}', maxlength: 6 });
-  const codeField = field(t('impacts.regionCode'), code, t('impacts.regionCodeHint'));
+  const codeField = regionField(t('impacts.regionCode'), code, t('impacts.regionCodeHint'));
   const figure = select('figure', FIGURES.map((f) => [f, t('impacts.figureOption', {
     figure: tEnum('impact_figures', f), unit: tEnum('impact_unit', unitOf(f)) })]), 'affected');
   const about = h('p', { class: 'hint', id: uid('hint'), 'aria-live': 'polite' });

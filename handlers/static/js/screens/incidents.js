@@ -2,6 +2,7 @@
 import { t, tEnum, enumOptions, fmtTime, wallToIso, nowWall } from '../i18n.js';
 import { getAll, post } from '../api.js';
 import { h, badge, field, form, input, select, table, textarea, update } from '../dom.js';
+import { regionField, regionsLabel } from '../region_picker.js';
 
 function renderList(items) {
   return table(t('incidents.caption'), [
@@ -14,7 +15,7 @@ function renderList(items) {
     badge(tEnum('severity', incident.severity), `sev-${incident.severity}`),
     badge(tEnum('incident_status', incident.status), incident.status),
     fmtTime(incident.started_at),
-    incident.regions.join(' '),
+    regionsLabel(incident.regions, incident.region_names),
   ]), { empty: t('incidents.empty') });
 }
 
@@ -29,7 +30,8 @@ function newIncidentForm(ctx) {
       field(t('incidents.title'), input('title', { required: true, maxlength: 300 })),
       field(t('incidents.type'), select('type', enumOptions('incident_type'), 'flood')),
       field(t('incidents.severity'), select('severity', enumOptions('severity'), 'III')),
-      field(t('incidents.regions'), input('regions', { required: true, inputmode: 'numeric' }), t('incidents.regionsHint')),
+      regionField(t('incidents.regions'), input('regions', { required: true, inputmode: 'numeric' }), t('incidents.regionsHint'),
+        { multiple: true }),
       field(t('incidents.started'), input('started_at', { type: 'datetime-local', required: true, value: nowWall() }),
         t('common.timezoneHint')),
       h('div', { class: 'field wide' }, field(t('incidents.description'), textarea('description'))),

@@ -2,8 +2,9 @@
 // check in, move between shelters, return home.
 import { t, tEnum, enumOptions } from '../i18n.js';
 import { get, post, idempotent } from '../api.js';
-import { h, badge, button, checkbox, field, form, input, select, table, update } from '../dom.js';
+import { h, badge, button, checkbox, field, form, input, keepChoices, select, table, update } from '../dom.js';
 import { ask } from '../dialog.js';
+import { regionField, regionLabel } from '../region_picker.js';
 
 function shelterChoices(shelters, except) {
   return shelters.filter((s) => s.status === 'open' && s.id !== except)
@@ -46,7 +47,8 @@ function results(ctx, found, shelters, refresh) {
     t('residents.origin'), t('residents.vulnerabilities'), t('residents.status'), t('residents.shelter'),
     ctx.canDispatch ? t('common.actions') : null,
   ].filter(Boolean), found.map((r) => [
-    r.name ?? '—', r.id_number_masked, r.phone || '—', String(r.household_size), r.origin_region,
+    r.name ?? '—', r.id_number_masked, r.phone || '—', String(r.household_size),
+    regionLabel(r.origin_region, r.origin_region_name),
     r.vulnerabilities.map((v) => tEnum('vulnerability', v)).join('、') || '—',
     badge(tEnum('resident_status', r.status), `resident-${r.status}`),
     r.shelter_id ? names.get(r.shelter_id) || '' : '—',
@@ -68,7 +70,7 @@ function registerForm(ctx, incident, shelters, refresh) {
           t('residents.idNumberHint')),
         field(t('residents.phone'), input('phone', { type: 'tel', autocomplete: 'off' })),
         field(t('residents.household'), input('household_size', { type: 'number', min: 1, max: 100, value: '1' })),
-        field(t('residents.origin'), input('origin_region', { required: true, pattern: '\\d{6}',
+        regionField(t('residents.origin'), input('origin_region', { required: true, pattern: '\\d{6}',
           value: incident.regions[0] || '' }), t('residents.originHint')),
         field(t('residents.checkinNow'), shelter)),
       h('fieldset', { class: 'checks' }, h('legend', { text: t('residents.vulnerabilities') }),
@@ -86,6 +88,8 @@ function registerForm(ctx, incident, shelters, refresh) {
       await refresh();
     },
   });
+  // Arrivals come in groups from one place: the next entry keeps where from and the shelter, not the person.
+  keepChoices(el, ['name', 'id_number', 'phone', 'household_size', 'vulnerabilities']);
   el.fillShelters = () => {
     const current = shelter.value;
     shelter.replaceChildren(...[['', t('residents.noCheckin')], ...shelterChoices(shelters())]

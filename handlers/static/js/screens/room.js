@@ -1,9 +1,14 @@
 // The incident room: the summary figures, the latest impact figures, every call with its committed /
-// in transit / delivered bars, and (for dispatchers) creating a call and publishing a draft.
+// in transit / delivered bars and who could fill it (matches), the open offers, and (for dispatchers) creating
+// a call (first on the page, folded), publishing, editing, closing and cancelling one.
 import { t, tEnum, enumOptions, fmtAmount, fmtTime, wallToIso } from '../i18n.js';
-import { get, getAll, post } from '../api.js';
-import { h, badge, bar, button, checkbox, field, form, input, select, switchSets, textarea, update } from '../dom.js';
+import { get, getAll, post, request } from '../api.js';
+import { h, badge, bar, button, checkbox, field, form, input, keepChoices, select, switchSets, textarea, update }
+  from '../dom.js';
 import { ask } from '../dialog.js';
+import { codePicker, pickerField } from './catalogue_picker.js';
+import { offersTable, showMatches } from './matches.js';
+import { isoToWall } from './incident_actions.js';
 import * as figures from '../figures.js';
 import { latest as latestImpacts } from './impacts.js';
 
@@ -40,6 +45,12 @@ function callCard(call, ctx, refresh) {
       } },
     }));
   }
+  if (ctx.canDispatch && (call.status === 'draft' || call.status === 'open')) {
+    actions.push(button(t('jobs.editCall'), {
+      'aria-label': t('jobs.editCallAria', { title: call.title }),
+      on: { click: async () => { if (await editCall(call)) { ctx.notify(t('jobs.callSaved', { title: call.title })); await refresh(); } } },
+    }));
+  }
   if (ctx.canDispatch && call.status === 'open') {
     actions.push(button(t('room.close'), {
       'aria-label': t('room.closeAria', { title: call.title }),
@@ -50,6 +61,21 @@ function callCard(call, ctx, refresh) {
       } },
     }));
   }
+  if (ctx.canDispatch && (call.status === 'draft' || call.status === 'open')) {
+    actions.push(button(t('jobs.cancelCall'), {
+      class: 'danger', 'aria-label': t('jobs.cancelCallAria', { title: call.title }),
+      on: { click: async () => {
+        const ok = await ask({ title: t('jobs.cancelCallAria', { title: call.title }), intro: t('jobs.cancelCallIntro'),
+          submit: t('jobs.cancelCall'), danger: true, onSubmit: () => post(`/v1/calls/${call.id}/cancel`) });
+        if (ok) { ctx.notify(t('jobs.callCancelled', { title: call.title })); await refresh(); }
+      } },
+    }));
+  }
+  // Reading who could fill a call is for every console role (the API lets viewers read matches).
+  actions.push(button(t('jobs.matches'), {
+    'aria-label': t('jobs.matchesAria', { title: call.title }),
+    on: { click: () => showMatches(call).catch(ctx.showError) },
+  }));
   return h('article', { class: `card call call-${call.status}`, 'aria-labelledby': titleId, dataset: { callId: call.id } },
     h('div', { class: 'call-head' },
       h('h3', { id: titleId, text: call.title }),
@@ -69,15 +95,53 @@ function callCard(call, ctx, refresh) {
     actions.length > 0 && h('div', { class: 'actions' }, actions));
 }
 
+/** The call's edit dialog: what PATCH /v1/calls/{id} may change, sent with If-Match (its version). */
+function editCall(call) {
+  const size = {
+    money: { name: 'amount', label: t('room.amount'), value: call.amount },
+    goods: { name: 'quantity', label: t('jobs.quantityIn', { unit: tEnum('unit', call.unit) }), value: call.quantity },
+    personnel: { name: 'headcount', label: t('room.headcount'), value: String(call.headcount ?? ''), type: 'number' },
+  }[call.kind];
+  return ask({
+    title: t('jobs.editCallAria', { title: call.title }),
+    submit: t('jobs.save'),
+    fields: [
+      { name: 'title', label: t('room.callTitle'), value: call.title, required: true },
+      { name: 'priority', label: t('room.priority'), type: 'select', options: enumOptions('priority'), value: call.priority },
+      { ...size, required: true, hint: t('jobs.notBelowCommitted') },
+      { name: 'deadline', label: t('room.deadlineLabel'), type: 'datetime-local', value: isoToWall(call.deadline),
+        hint: t('common.timezoneHint') },
+      { name: 'address', label: t(call.kind === 'personnel' ? 'room.reportTo' : 'room.deliverAddress'),
+        value: call.deliver_to?.address || '' },
+      { name: 'description', label: t('room.description'), type: 'textarea', value: call.description },
+    ],
+    onSubmit: (got) => {
+      const body = {};
+      if (got.title !== call.title) body.title = got.title;
+      if (got.priority !== call.priority) body.priority = got.priority;
+      if ((got.description || '') !== call.description) body.description = got.description || '';
+      const sizeValue = size.type === 'number' ? Number(got[size.name]) : got[size.name];
+      if (String(sizeValue) !== String(size.value)) body[size.name] = sizeValue;
+      if ((got.deadline || '') !== isoToWall(call.deadline)) body.deadline = got.deadline ? wallToIso(got.deadline) : null;
+      if ((got.address || '') !== (call.deliver_to?.address || '')) {
+        body.deliver_to = got.address ? { ...(call.deliver_to || {}), address: got.address } : null;
+      }
+      return request('PATCH', `/v1/calls/${call.id}`, { body, ifMatch: `"${call.version}"` });
+    },
+  });
+}
+
 function callForm(ctx, incident, refresh) {
   const kind = select('kind', enumOptions('call_kind'), 'goods');
+  const unit = codePicker('unit', 'unit', { required: true, maxlength: 20 });
+  const item = codePicker('item', 'item', { required: true, unit });
   const sets = {
     money: h('fieldset', { class: 'grid' }, h('legend', { text: tEnum('call_kind', 'money') }),
       field(t('room.amount'), input('amount', { required: true, inputmode: 'decimal', pattern: '\\d+(\\.\\d{1,2})?' })),
       field(t('room.currency'), input('currency', { value: 'CNY', required: true, pattern: '[A-Z]{3}', maxlength: 3 }))),
     goods: h('fieldset', { class: 'grid' }, h('legend', { text: tEnum('call_kind', 'goods') }),
-      field(t('room.item'), input('item', { required: true, list: 'goods-items' }), t('room.itemHint')),
-      field(t('room.unit'), input('unit', { required: true, list: 'goods-units' })),
+      pickerField(t('room.item'), item),
+      pickerField(t('room.unit'), unit),
       field(t('room.quantity'), input('quantity', { required: true, inputmode: 'decimal', pattern: '\\d+(\\.\\d+)?' })),
       field(t('room.deliverAddress'), input('address'))),
     personnel: h('fieldset', { class: 'grid' }, h('legend', { text: tEnum('call_kind', 'personnel') }),
@@ -87,10 +151,6 @@ function callForm(ctx, incident, refresh) {
   };
   kind.addEventListener('change', () => switchSets(sets, kind.value));
   switchSets(sets, kind.value);
-  const lists = [
-    h('datalist', { id: 'goods-items' }, enumOptions('item').map(([v, label]) => h('option', { value: v, label }))),
-    h('datalist', { id: 'goods-units' }, enumOptions('unit').map(([v, label]) => h('option', { value: v, label }))),
-  ];
   const el = form({
     label: t('room.newCall'),
     submit: t('room.createCall'),
@@ -100,7 +160,7 @@ function callForm(ctx, incident, refresh) {
         field(t('room.callTitle'), input('title', { required: true, maxlength: 300 })),
         field(t('room.priority'), select('priority', enumOptions('priority'), 'high')),
         field(t('room.deadlineLabel'), input('deadline', { type: 'datetime-local' }), t('common.timezoneHint'))),
-      Object.values(sets), lists,
+      Object.values(sets),
       field(t('room.description'), textarea('description', { rows: 2 })),
       checkbox('publish', t('room.publishNow'), true),
     ],
@@ -117,7 +177,9 @@ function callForm(ctx, incident, refresh) {
       await refresh();
     },
   });
-  el.addEventListener('relief:reset', () => switchSets(sets, kind.value));
+  // The next call often has the same kind and priority: they stay; what is particular to this one goes.
+  keepChoices(el, ['title', 'deadline', 'amount', 'item', 'unit', 'quantity', 'address', 'headcount', 'description']);
+  el.addEventListener('relief:reset', () => { switchSets(sets, kind.value); item.show(); unit.show(); });
   return el;
 }
 
@@ -126,7 +188,11 @@ export async function mount(ctx) {
   const summaryRegion = h('div', { class: 'figures' });
   const callsRegion = h('div', { class: 'calls' });
   const impactsRegion = h('div', { class: 'card' });
+  const offersRegion = h('div');
+  const newCall = ctx.canDispatch && incident.status === 'open'
+    ? h('details', { class: 'card new-call' }, h('summary', { text: t('room.newCall') })) : null;
   ctx.root.append(
+    newCall,
     h('section', { 'aria-labelledby': 'room-summary' },
       h('h2', { id: 'room-summary', text: t('room.summary') }),
       h('p', { class: 'meta', id: 'as-of' }), summaryRegion),
@@ -134,12 +200,15 @@ export async function mount(ctx) {
       h('h2', { id: 'room-impacts', text: t('impacts.latest') }), impactsRegion),
     h('section', { 'aria-labelledby': 'room-calls' },
       h('h2', { id: 'room-calls', text: t('room.calls') }), callsRegion),
+    h('section', { 'aria-labelledby': 'room-offers' },
+      h('h2', { id: 'room-offers', text: t('jobs.offers') }), offersRegion),
   );
   async function refresh() {
-    const [summary, calls, impacts] = await Promise.all([
+    const [summary, calls, impacts, offers] = await Promise.all([
       get(`/v1/incidents/${incident.id}/summary`),
       getAll(`/v1/incidents/${incident.id}/calls`, {}, 5),
       get(`/v1/incidents/${incident.id}/impacts/current`),
+      offersTable(incident),
     ]);
     update(impactsRegion, latestImpacts(impacts.items, incident.id));
     ctx.root.querySelector('#as-of').textContent = t('room.asOf', { time: fmtTime(summary.as_of) });
@@ -151,11 +220,9 @@ export async function mount(ctx) {
     update(callsRegion, calls.length
       ? sortCalls(calls).map((call) => callCard(call, ctx, refresh))
       : h('p', { class: 'empty', text: t('room.noCalls') }));
+    update(offersRegion, offers);
   }
-  if (ctx.canDispatch && incident.status === 'open') {
-    ctx.root.append(h('section', { class: 'card', 'aria-labelledby': 'room-new-call' },
-      h('h2', { id: 'room-new-call', text: t('room.newCall') }), callForm(ctx, incident, refresh)));
-  }
+  if (newCall) newCall.append(callForm(ctx, incident, refresh));
   await refresh();
   return { refresh };
 }

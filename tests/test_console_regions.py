@@ -1,0 +1,83 @@
+"""The region picker in a real browser: a dispatcher picks 江苏省 → 苏州市 → 吴中区 for a resident's origin and
+sees 吴中区 beside the code in the form and in the list; a new incident's regions are added from the picker
+and listed by name; a typed code moves the picker, and one the table lacks is still saved."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from relief.demo_data import resident_id
+from tests.console_world import Console, World, expect
+
+
+async def test_pick_a_residents_origin_province_city_county(console: Console, lakeside: World):
+    page = console.page
+    await console.sign_in(lakeside.dispatcher_key)
+    await console.goto(f"#/incidents/{lakeside.incident['id']}/shelters")
+    await page.get_by_text("登记群众", exact=True).click()
+    register = page.get_by_role("form", name="登记群众")
+    code = register.get_by_label("来源地区")
+    province, city, county = (register.get_by_label(name, exact=True) for name in ("省份", "城市", "区县"))
+    # The incident's region is the default, and the picker starts where it is.
+    await expect(code).to_have_value("320506")
+    await expect(county).to_have_value("320506")
+    await expect(register.locator(".region-name")).to_have_text("吴中区")
+
+    await province.select_option(label="广东省")
+    await expect(code).to_have_value("440000")
+    await expect(county).to_be_hidden()
+    await province.select_option(label="江苏省")
+    await city.select_option(label="苏州市")
+    await expect(code).to_have_value("320500")
+    await county.select_option(label="吴中区")
+    await expect(code).to_have_value("320506")
+    await expect(register.locator(".region-name")).to_have_text("吴中区")
+
+    await register.get_by_label("姓名", exact=True).fill("Picked Origin")
+    await register.get_by_label("证件号码").fill(resident_id("320506", "19700101", 611))
+    await register.get_by_role("button", name="登记", exact=True).click()
+    listed = page.get_by_role("table", name="受灾群众（证件号和电话已脱敏）").get_by_role("row").filter(
+        has_text="Picked Origin")
+    await expect(listed).to_contain_text("吴中区 320506")
+    # The form starts the next entry from the same origin, the picker with it.
+    await expect(code).to_have_value("320506")
+    await expect(county).to_have_value("320506")
+
+    # A typed code moves the picker; one the table lacks is said so, and still saved.
+    await code.fill("320585")
+    await expect(county).to_have_value("320585")
+    await expect(register.locator(".region-name")).to_have_text("太仓市")
+    await code.fill("329999")
+    await expect(register.locator(".region-name")).to_contain_text("区划表中无此代码")
+    await register.get_by_label("姓名", exact=True).fill("Unknown Origin")
+    await register.get_by_label("证件号码").fill(resident_id("320506", "19700101", 612))
+    await register.get_by_role("button", name="登记", exact=True).click()
+    await expect(page.get_by_role("table", name="受灾群众（证件号和电话已脱敏）").get_by_role("row").filter(
+        has_text="Unknown Origin")).to_contain_text("329999")
+    found = (await lakeside.dispatcher_api.get(f"/v1/incidents/{lakeside.incident['id']}/residents?q=Origin"))["items"]
+    assert sorted((r["origin_region"], r["origin_region_name"]) for r in found) == [
+        ("320506", "吴中区"), ("329999", None)]
+
+
+async def test_a_new_incidents_regions_come_from_the_picker(console: Console, lakeside: World):
+    page = console.page
+    await console.sign_in(lakeside.dispatcher_key)
+    await console.goto("#/incidents")
+    form = page.get_by_role("form", name="新建事件")
+    code = f"PICK-{uuid.uuid4().hex[:8]}"
+    await form.get_by_label("事件编号").fill(code)
+    await form.get_by_label("名称").fill("Picked regions")
+    add = form.get_by_role("button", name="添加所选地区")
+    for city, county in (("苏州市", "吴中区"), ("苏州市", "相城区")):
+        await form.get_by_label("省份", exact=True).select_option(label="江苏省")
+        await form.get_by_label("城市", exact=True).select_option(label=city)
+        await form.get_by_label("区县", exact=True).select_option(label=county)
+        await add.click()
+    await expect(form.get_by_label("涉及地区")).to_have_value("320506 320507")
+    await expect(form.locator(".region-name")).to_have_text("吴中区、相城区")
+    await form.get_by_role("button", name="新建事件").click()
+    await expect(page).to_have_url(re.compile(r"#/incidents/[0-9a-f-]+/room$"))
+    await console.goto("#/incidents")
+    row = page.get_by_role("row").filter(has_text="Picked regions")
+    await expect(row).to_contain_text("吴中区 320506、相城区 320507")
