@@ -43,7 +43,7 @@ async def test_a_second_dispatcher_approves_what_the_first_proposed(
     row = entries.get_by_role("row").filter(has_text="LK-V-0101")
     await expect(row).to_contain_text("待审批")
     await expect(row).to_contain_text("¥1,200.00")
-    await expect(row).to_contain_text("4 户 · 320506")
+    await expect(row).to_contain_text("4 户 · 吴中区 320506")
     await expect(earmark).to_contain_text("¥1,200.00")  # awaiting approval
     await expect(form.get_by_label("用途")).to_have_value("medical")  # kept for the next one
     await expect(form.get_by_label("凭证号")).to_have_value("")

@@ -74,8 +74,11 @@ async def test_the_demo_map_draws_offline_its_districts_and_a_marker_per_shelter
     tooltip = page.locator(".leaflet-tooltip")
     await expect(tooltip).to_contain_text("已安置")
     await expect(tooltip).to_contain_text("容量")
-    # The demo's calls name their delivery point by address only: said under the map, not guessed.
-    await expect(page.locator(".map-notes")).to_contain_text("只有地址、没有坐标")
+    # The demo's calls with a delivery point give its coordinates: each is a marker (none is guessed).
+    calls = (await bureau.get(f"/v1/incidents/{doksuri.incident_id}/calls?limit=200"))["items"]
+    delivering = [c for c in calls if c["deliver_to"] and c["deliver_to"]["lat"] is not None]
+    assert len(delivering) == 3
+    await expect(canvas.locator("path.map-call")).to_have_count(len(delivering))
     await console.screenshot("map-zh")
     assert elsewhere == [], f"the map asked another host: {elsewhere}"
 

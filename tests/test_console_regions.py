@@ -81,3 +81,28 @@ async def test_a_new_incidents_regions_come_from_the_picker(console: Console, la
     await console.goto("#/incidents")
     row = page.get_by_role("row").filter(has_text="Picked regions")
     await expect(row).to_contain_text("吴中区 320506、相城区 320507")
+
+
+async def test_the_incident_edit_dialog_adds_a_region_from_the_picker(console: Console, lakeside: World):
+    page = console.page
+    await console.sign_in(lakeside.dispatcher_key)
+    await console.goto(f"#/incidents/{lakeside.incident['id']}/room")
+    head = page.locator(".incident-head")
+    await expect(head.locator(".incident-regions")).to_have_text("吴中区 320506")
+    await head.get_by_role("button", name="修改事件：Lakeside flood").click()
+    dialog = page.get_by_role("dialog")
+    code = dialog.get_by_label("涉及地区")
+    await expect(code).to_have_value("320506")
+    await expect(dialog.locator(".region-name")).to_have_text("吴中区")
+    await dialog.get_by_label("省份", exact=True).select_option(label="江苏省")
+    await dialog.get_by_label("城市", exact=True).select_option(label="苏州市")
+    await dialog.get_by_label("区县", exact=True).select_option(label="相城区")
+    await dialog.get_by_role("button", name="添加所选地区").click()
+    await expect(code).to_have_value("320506 320507")
+    await expect(dialog.locator(".region-name")).to_have_text("吴中区、相城区")
+    await dialog.get_by_role("button", name="保存").click()
+    await expect(dialog).to_have_count(0)
+    # The saved edit shows the picked county by name in the incident's head.
+    await expect(head.locator(".incident-regions")).to_have_text("吴中区 320506、相城区 320507")
+    incident = await lakeside.dispatcher_api.get(f"/v1/incidents/{lakeside.incident['id']}")
+    assert (incident["regions"], incident["region_names"]) == (["320506", "320507"], ["吴中区", "相城区"])

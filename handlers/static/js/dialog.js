@@ -2,9 +2,11 @@
 // or with null when cancelled. Outside the live regions, so an update never closes it.
 import { t } from './i18n.js';
 import { h, field, input, select, textarea, values, problemText, markFields, clearFieldErrors } from './dom.js';
+import { regionField } from './region_picker.js';
 
 /**
- * fields: [{name, label, type: 'text'|'number'|'textarea'|'select', options, value, required, hint}].
+ * fields: [{name, label, type: 'text'|'number'|'textarea'|'select', options, value, required, hint, region}];
+ * `region: 'one'|'several'` puts the region picker beside a text box of one code or several (region_picker.js).
  * check (optional) looks at the values first and returns what is wrong in words (or nothing);
  * onSubmit (optional) runs with the values; a failure keeps the dialog open and shows why
  * (`describe(failure)` may say it better than the generic problem text).
@@ -18,8 +20,10 @@ export function ask({ title, intro, fields = [], submit, onSubmit, check, descri
       let control;
       if (spec.type === 'select') control = select(spec.name, spec.options, spec.value, { required: spec.required });
       else if (spec.type === 'textarea') control = textarea(spec.name, common);
-      else control = input(spec.name, { ...common, type: spec.type || 'text', step: spec.step, min: spec.min });
+      else control = input(spec.name, { ...common, type: spec.type || 'text', step: spec.step, min: spec.min,
+        inputmode: spec.inputmode });
       if (spec.pointer) control.dataset.pointer = spec.pointer; // where a 422 names it (markFields)
+      if (spec.region) return regionField(spec.label, control, spec.hint, { multiple: spec.region === 'several' });
       return field(spec.label, control, spec.hint);
     });
     const confirm = h('button', { type: 'submit', class: danger ? 'danger' : 'primary' }, submit);

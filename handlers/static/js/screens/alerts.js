@@ -4,6 +4,7 @@
 import { t, tEnum, enumOptions, fmtTime } from '../i18n.js';
 import { get, post } from '../api.js';
 import { h, badge, field, form, input, select, switchSets, table, textarea, update } from '../dom.js';
+import { regionField } from '../region_picker.js';
 
 function area(got) {
   const out = { description: got.area_description };
@@ -25,8 +26,8 @@ function broadcastForm(ctx, incident, refresh) {
     ['polygon', t('alerts.byPolygon')]], 'regions');
   const where = {
     regions: h('fieldset', { class: 'grid' }, h('legend', { text: t('alerts.byRegions') }),
-      field(t('alerts.regions'), input('regions', { required: true, value: incident.regions.join(' ') }),
-        t('alerts.regionsHint'))),
+      regionField(t('alerts.regions'), input('regions', { required: true, inputmode: 'numeric', value: incident.regions.join(' ') }),
+        t('alerts.regionsHint'), { multiple: true })),
     circle: h('fieldset', { class: 'grid' }, h('legend', { text: t('alerts.byCircle') }),
       field(t('alerts.lat'), input('lat', { required: true, inputmode: 'decimal', pattern: '-?\\d{1,2}(\\.\\d+)?' })),
       field(t('alerts.lon'), input('lon', { required: true, inputmode: 'decimal', pattern: '-?\\d{1,3}(\\.\\d+)?' })),

@@ -10,6 +10,7 @@ import {
 import { ask } from '../dialog.js';
 import { fundLabel } from '../use.js';
 import { residentPicker } from './resident_picker.js';
+import { regionField, regionLabel } from '../region_picker.js';
 
 const STATUS_BADGE = { proposed: 'warn', approved: 'ok', rejected: 'muted' };
 
@@ -102,7 +103,7 @@ function listTable(ctx, items, refresh) {
     fmtMoney(d.amount, d.currency),
     tEnum('purpose', d.purpose),
     fundLabel(d.fund),
-    [payee(d), d.region].filter(Boolean).join(' · '),
+    h('span', {}, payee(d), d.region && [' · ', regionLabel(d.region, d.region_name)]),
     [d.reason, d.note].filter(Boolean).join(' · '),
     ctx.canDispatch ? actions(ctx, d, refresh) : null,
   ].filter((cell) => cell !== null)), { empty: t('disbursements.listEmpty'),
@@ -126,7 +127,7 @@ function proposeForm(ctx, incident, state, refresh) {
       residentPicker(incident)),
     households: h('fieldset', { class: 'grid' }, h('legend', { text: tEnum('payee_kind', 'households') }),
       field(t('disbursements.households'), input('households', { type: 'number', min: 1, required: true })),
-      field(t('disbursements.householdsRegion'), input('households_region', { required: true, inputmode: 'numeric',
+      regionField(t('disbursements.householdsRegion'), input('households_region', { required: true, inputmode: 'numeric',
         pattern: '\\d{6}', maxlength: 6 }), t('disbursements.regionHint'))),
   };
   function fill() {
@@ -158,7 +159,7 @@ function proposeForm(ctx, incident, state, refresh) {
         field(t('disbursements.payeeKind'), payeeKind)),
       Object.values(sets),
       h('div', { class: 'grid' },
-        field(t('disbursements.region'), input('region', { inputmode: 'numeric', pattern: '\\d{6}', maxlength: 6 }),
+        regionField(t('disbursements.region'), input('region', { inputmode: 'numeric', pattern: '\\d{6}', maxlength: 6 }),
           t('disbursements.regionHintTop')),
         field(t('disbursements.note'), input('note', { maxlength: 2000 }))),
     ],

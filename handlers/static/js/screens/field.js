@@ -7,6 +7,7 @@ import { get, getAll, post } from '../api.js';
 import { h, badge, button, field, form, input, select, setOptions, table, update } from '../dom.js';
 import { ask } from '../dialog.js';
 import { overdueFor } from './field_alarm.js';
+import { regionField, regionLabel } from '../region_picker.js';
 
 const STATUS_ORDER = ['in_progress', 'assigned', 'open', 'done', 'cancelled'];
 const PRIORITY_ORDER = ['critical', 'high', 'normal', 'low'];
@@ -66,7 +67,8 @@ function taskCard(ctx, state, task, refresh) {
       h('span', { text: task.skill ? tEnum('skill', task.skill) : t('field.anySkill') }),
       h('span', { text: t('field.needs', { n: fmtNumber(task.headcount) }) }),
       h('span', { class: 'on-site-count', text: t('field.onSiteN', { n: fmtNumber(onSiteOf(state, task.id)) }) }),
-      h('span', { text: task.area.description })),
+      h('span', { text: task.area.description }),
+      task.area.region && h('span', { class: 'task-region' }, regionLabel(task.area.region, task.area.region_name))),
     teams.length > 0 && h('ul', { class: 'teams', 'aria-label': t('field.teamsOf', { title: task.title }) },
       teams.map((a) => h('li', { dataset: { pledgeId: a.pledge_id } },
         h('span', { text: a.organization_name }), ' ',
@@ -89,7 +91,7 @@ function taskForm(ctx, incident, refresh) {
       field(t('field.expectedMinutes'), input('minutes', { type: 'number', min: 1, max: 10080 })),
       field(t('field.area'), input('area', { required: true, maxlength: 500 })),
       field(t('field.where'), input('where', { required: true }), t('field.whereHint')),
-      field(t('field.region'), input('region', { pattern: '\\d{6}', inputmode: 'numeric' })))],
+      regionField(t('field.region'), input('region', { pattern: '\\d{6}', inputmode: 'numeric', maxlength: 6 })))],
     onSubmit: async (got) => {
       const body = { title: got.title, headcount: Number(got.headcount), priority: got.priority, area: area(got) };
       if (got.skill) body.skill = got.skill;

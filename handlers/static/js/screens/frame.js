@@ -18,6 +18,7 @@ import * as exportsTab from './exports.js';
 import * as mapTab from './map.js';
 import { renderAlarm } from './field_alarm.js';
 import { incidentActions } from './incident_actions.js';
+import { regionsLabel } from '../region_picker.js';
 
 const TABS = { room, map: mapTab, impacts, sitreps, imports, field, pledges, donations, disbursements, stock, shelters, alerts, activity,
   exports: exportsTab };
@@ -43,6 +44,8 @@ function renderHead(head, incident, ctx) {
       badge(tEnum('incident_type', incident.type)),
       badge(t('incidents.severityLevel', { level: tEnum('severity', incident.severity) }), `sev-${incident.severity}`),
       badge(tEnum('incident_status', incident.status), incident.status),
+      h('span', { class: 'incident-regions', title: t('incidents.regions') },
+        regionsLabel(incident.regions, incident.region_names)),
       h('span', { text: t('incidents.startedAt', { time: fmtTime(incident.started_at) }) }),
       indicator,
       h('a', { href: `/public/incidents/${incident.id}`, target: '_blank', rel: 'noopener',

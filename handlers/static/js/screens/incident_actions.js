@@ -28,7 +28,7 @@ function edit(incident) {
       { name: 'severity', label: t('incidents.severity'), type: 'select', options: enumOptions('severity'),
         value: incident.severity },
       { name: 'regions', label: t('incidents.regions'), value: incident.regions.join(' '), required: true,
-        hint: t('incidents.regionsHint') },
+        inputmode: 'numeric', hint: t('incidents.regionsHint'), region: 'several' },
       { name: 'started_at', label: t('incidents.started'), type: 'datetime-local', value: isoToWall(incident.started_at),
         required: true, hint: t('common.timezoneHint') },
       { name: 'description', label: t('incidents.description'), type: 'textarea', value: incident.description },

@@ -3,6 +3,7 @@
 import { t, tEnum, fmtAmount, fmtTime } from '../i18n.js';
 import { get, getAll } from '../api.js';
 import { h, badge, button, table } from '../dom.js';
+import { regionLabel } from '../region_picker.js';
 
 // The server's reasons (relief/matching.py) in the console's words; one it does not know is shown as sent.
 const REASONS = [
@@ -75,7 +76,7 @@ export async function offersTable(incident) {
     t('jobs.offeredBy'), t('jobs.offerWhat'), t('jobs.offerRegion'), t('jobs.offerUntil'), t('jobs.offerNote'),
     t('jobs.offeredAt'),
   ], offers.map((o) => [
-    o.organization_name || '', what(o), o.region, o.available_until ? fmtTime(o.available_until) : '—', o.note || '—',
+    o.organization_name || '', what(o), regionLabel(o.region, o.region_name), o.available_until ? fmtTime(o.available_until) : '—', o.note || '—',
     fmtTime(o.created_at),
   ]), { empty: t('jobs.noOffers') });
 }

@@ -8,6 +8,7 @@ import { ask } from '../dialog.js';
 import { locationName, siteForm, sitesTable } from './sites.js';
 import { insufficient, minimumForm, movementForm } from './stock_forms.js';
 import { add, isZero } from '../decimal.js';
+import { regionLabel } from '../region_picker.js';
 
 const STATUS_BADGE = { in_transit: 'warn', received: 'ok', done: 'ok', reversed: 'muted' };
 
@@ -54,7 +55,10 @@ function destination(state, m) {
     return t('stock.toShelterResidents', { name: locationName(state, { shelter_id: to.shelter_id }) });
   }
   if (to.kind === 'household') return t('stock.toHousehold', { id: to.household_id });
-  if (to.kind === 'group' && to.region) return t('stock.toGroupIn', { region: to.region });
+  if (to.kind === 'group' && to.region) { // the region's name (lang=zh) beside its code, in the sentence
+    const [before, after] = t('stock.toGroupIn', { region: '\u0000' }).split('\u0000');
+    return h('span', {}, before, regionLabel(to.region, to.region_name), after);
+  }
   return tEnum('recipient_kind', to.kind);
 }
 

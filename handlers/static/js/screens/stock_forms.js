@@ -6,6 +6,7 @@ import { post, request, idempotent } from '../api.js';
 import { h, field, form, input, keepChoices, select, setOptions, switchSets } from '../dom.js';
 import { locationName, locationOptions, locationRef, locationValue } from './sites.js';
 import { residentPicker } from './resident_picker.js';
+import { regionField } from '../region_picker.js';
 
 /** Every item and unit the incident holds or held ("item|unit": "|" is never in either). */
 export function lines(stock) {
@@ -56,7 +57,7 @@ export function movementForm(ctx, incident, state, refresh) {
       residentPicker(incident)),
     group: h('fieldset', { class: 'grid' }, h('legend', { text: tEnum('recipient_kind', 'group') }),
       field(t('stock.groupPeople'), input('group_people', { type: 'number', min: 1, required: true })),
-      field(t('stock.region'), input('region', { inputmode: 'numeric', pattern: '\\d{6}', maxlength: 6 }),
+      regionField(t('stock.region'), input('region', { inputmode: 'numeric', pattern: '\\d{6}', maxlength: 6 }),
         t('stock.regionHint'))),
   };
   const sets = {
