@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
@@ -13,6 +14,16 @@ from models.calls import Item, Unit
 from models.common import Input, ListQuery, Output, Text, Timestamp
 from models.disbursements import Earmark, EarmarkView
 from models.pledges import Note
+
+# A received time may run a little ahead of the server's clock (a phone's, a laptop's), never further.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _not_in_future(value: datetime | None) -> datetime | None:
+    if value is not None and value > datetime.now(UTC) + CLOCK_SKEW:
+        raise ValueError("a donation cannot be received later than now (5 minutes of clock skew allowed)")
+    return value
+
 
 ReceiptNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
@@ -46,6 +57,13 @@ class _DonationCreate(Input):
     pledge_id: UUID | None = Field(default=None, description="Receiving it delivers this pledge")
     call_id: UUID | None = Field(default=None, description="The need it answers, for the record")
     note: Note = ""
+    received_at: Timestamp | None = Field(
+        default=None,
+        description="When the money or goods were received, if earlier than now; absent: the recording time "
+        "(created_at). At most 5 minutes in the future",
+    )
+
+    _received_at = field_validator("received_at")(_not_in_future)
 
 
 class MoneyDonationCreate(_DonationCreate):
@@ -118,6 +136,10 @@ class Donation(Output):
     reason: str | None
     note: str
     version: int = Field(default=1, description="Always 1: ledger entries never change (a reversal is a new entry)")
+    received_at: Timestamp = Field(
+        description="When the money or goods were received (a reversal: when it was recorded); the ledger's "
+        "order and its hash chain follow created_at, the recording time"
+    )
     created_at: Timestamp
 
 

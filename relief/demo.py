@@ -261,9 +261,9 @@ async def _pledge_step(
         return
     by = actor if action in ("dispatch", "withdraw") else SYSTEM
     receipt = None
-    if action == "deliver" and extra.keys() & {"channel", "receipt_no", "site_id"}:
+    if action == "deliver" and extra.keys() & {"channel", "receipt_no", "site_id", "received_at"}:
         receipt = ledger.Receipt(channel=extra.get("channel"), receipt_no=extra.get("receipt_no"),
-                                 site_id=extra.get("site_id"))
+                                 site_id=extra.get("site_id"), received_at=extra.get("received_at"))
     delivered = Decimal(extra["delivered"]) if "delivered" in extra else None
     await pledges.transition(conn, actor=by, pledge_id=pledge.id, action=action, reason=extra.get("reason"),
                              delivered=delivered, receipt=receipt)

@@ -12,7 +12,8 @@ What stays at load time, and why:
 - the ledger's rows (donations, stock movements, disbursements): their created_at is part of each
   entry's hash in the signed chain (relief/chain.py), whose entries the database refuses to change;
   moving them would make `relief verify-ledger` fail, which is what it is for. Their story time is in
-  their receipt and voucher numbers;
+  their receipt and voucher numbers, and a donation's in its received_at (not hashed), which the load
+  passes from the scenario (relief/demo_data.py);
 - the field (rosters, check-ins, tasks' start): who is on site *now*, and the overdue alarm, are
   relative to the moment of loading by design (relief/demo_field.py);
 - impact figures and situation reports carry their 2023 `as_of` and issue times already.

@@ -29,6 +29,7 @@ def _entry(incident_id: UUID, data: DonationCreate) -> ledger.Entry:
         "anonymous": data.donor.anonymous,
         "call_id": data.call_id,
         "note": data.note,
+        "received_at": data.received_at,
     }
     if isinstance(data, MoneyDonationCreate):
         earmark = data.earmark
@@ -100,7 +101,7 @@ async def _against_pledge(
     receipt = ledger.Receipt(channel=data.channel, receipt_no=data.receipt_no, estimated_value=value,
                              value_currency=value_currency, note=data.note,
                              earmark_purpose=earmark[0], earmark_region=earmark[1],
-                             site_id=where[0], shelter_id=where[1])
+                             site_id=where[0], shelter_id=where[1], received_at=data.received_at)
     _, donation = await pledges.transition_with_receipt(
         conn, actor=actor, pledge_id=data.pledge_id, action="deliver", delivered=arrived, receipt=receipt
     )
@@ -133,6 +134,7 @@ async def reverse(conn: asyncpg.Connection, *, actor: Principal, donation_id: UU
             reverses=donation_id, reason=reason,
             earmark_purpose=row["earmark_purpose"], earmark_region=row["earmark_region"],  # back out of its fund
             site_id=row["site_id"], shelter_id=row["shelter_id"],  # and goods out of the stock they went into
+            received_at=None,  # a reversal is "received" when it is recorded: it is a correction, not an arrival
         )
         if row["pledge_id"] is not None:
             await _undeliver(conn, actor=actor, pledge_id=row["pledge_id"])

@@ -145,6 +145,7 @@ DONATION_COLUMNS = (
     ("Pledge", "#meta+pledge"),
     ("Call", "#activity+name"),
     ("Reason", "#meta+reason"),
+    ("Received at", "#date+received"),
     ("Recorded at", "#date+reported"),
 )
 
@@ -155,7 +156,7 @@ async def donation_rows(conn: asyncpg.Connection, incident_id: UUID) -> AsyncIte
     query = """
         select d.id, d.reverses, d.kind, d.quantity, d.currency, d.item, d.unit, d.estimated_value,
                d.value_currency, d.channel, d.receipt_no, d.donor_name, d.anonymous, d.pledge_id, d.reason,
-               d.created_at, o.name as org_name, o.credit_code, c.title as call_title
+               d.received_at, d.created_at, o.name as org_name, o.credit_code, c.title as call_title
           from donations d
           left join organizations o on o.id = d.donor_organization_id
           left join calls c on c.id = d.call_id
@@ -178,7 +179,7 @@ async def donation_rows(conn: asyncpg.Connection, incident_id: UUID) -> AsyncIte
             yield [cell(v) for v in (
                 r["id"], "reversal" if r["reverses"] else "receipt", r["reverses"], r["kind"], donor, donor_type,
                 r["credit_code"], r["item"], quantity, unit, value, currency, r["channel"], r["receipt_no"],
-                r["pledge_id"], r["call_title"], r["reason"], r["created_at"],
+                r["pledge_id"], r["call_title"], r["reason"], r["received_at"], r["created_at"],
             )]
 
 
@@ -244,6 +245,7 @@ STOCK_MOVEMENT_COLUMNS = (
     ("People reached", "#reached"),
     ("Region", "#adm3+code"),
     ("Reason", "#meta+reason"),
+    ("Received at", "#date+received"),
     ("Recorded at", "#date+reported"),
 )
 

@@ -121,6 +121,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _col("site", "仓储点", False, "涿州市救灾物资仓库", "接收物资的仓储点名称或编号",
              "the receiving site's name or id"),
         _col("shelter", "安置点", False, "", "或接收物资的安置点名称或编号", "or the receiving shelter's name or id"),
+        _col("received_at", "收到时间", False, "2023-08-01 10:00", "如 2023-08-01 10:00；空：登记时间",
+             "e.g. 2023-08-01 10:00; empty: when it is recorded", "time"),
         _NOTE,
     ),
     "impacts": (

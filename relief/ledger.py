@@ -7,6 +7,7 @@ Both recording a donation (relief/donations.py) and delivering a money or goods 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -54,6 +55,7 @@ class Entry:
     shelter_id: UUID | None = None
     earmark_purpose: str | None = None  # money: the donor's designated use (定向), within earmark_region
     earmark_region: str | None = None
+    received_at: datetime | None = None  # when it was received; None: now, the recording time (not hashed)
 
 
 def to_model(row: asyncpg.Record | dict[str, Any]) -> Donation:
@@ -87,6 +89,7 @@ def to_model(row: asyncpg.Record | dict[str, Any]) -> Donation:
         shelter_id=row["shelter_id"],
         reason=row["reason"],
         note=row["note"],
+        received_at=row["received_at"],
         created_at=row["created_at"],
     )
 
@@ -120,9 +123,9 @@ async def append(
             insert into donations (incident_id, kind, quantity, currency, item, unit, estimated_value,
                                    value_currency, channel, receipt_no, donor_organization_id, donor_name,
                                    anonymous, pledge_id, call_id, reverses, reason, note, recorded_by,
-                                   site_id, shelter_id, earmark_purpose, earmark_region)
+                                   site_id, shelter_id, earmark_purpose, earmark_region, received_at)
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                    $20, $21, $22, $23)
+                    $20, $21, $22, $23, coalesce($24, now()))
             returning *
         )
         select d.*, o.name as donor_organization_name, null::uuid as reversed_by
@@ -151,6 +154,7 @@ async def append(
         entry.shelter_id,
         entry.earmark_purpose,
         entry.earmark_region,
+        entry.received_at,
     )
     donation = to_model(row)
     if entry.kind == "money":  # its fund moves with it; a reversal only as far as the fund is unpaid (409)
@@ -213,6 +217,7 @@ class Receipt:
     earmark_region: str | None = None
     site_id: UUID | None = None  # goods: where they were received (a site or a shelter; default the intake site)
     shelter_id: UUID | None = None
+    received_at: datetime | None = None  # None: when it is recorded
 
 
 async def receive(
@@ -248,6 +253,7 @@ async def receive(
         earmark_region=receipt.earmark_region if money else None,
         site_id=receipt.site_id,
         shelter_id=receipt.shelter_id,
+        received_at=receipt.received_at,
     )
     try:
         return await append(conn, actor=actor, entry=entry)

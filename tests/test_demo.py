@@ -392,6 +392,16 @@ async def test_the_demo_is_dated_in_july_and_august_2023_except_its_event_log_an
     assert await conn.fetchval("select count(*) from events where created_at < '2024-01-01'") == 0
     assert await conn.fetchval("select count(*) from donations where created_at < '2024-01-01'") == 0
     assert (await chain.verify(conn, incident_id=result.incident_id))[1] is None
+    # …but a donation says when it was received in the story (received_at is not hashed); only the
+    # reversal of the duplicate, a correction made at load time, is received when it was recorded.
+    donations = (await (await dispatcher.get(f"{incident}/donations?limit=100")).json())["items"]
+    late = [(d["receipt_no"], d["received_at"]) for d in donations
+            if d["entry"] == "receipt" and not _in_story(d["received_at"])]
+    assert donations and not late, late
+    online, = [d for d in donations if d["receipt_no"] == "NET-20230802-02"]
+    assert online["received_at"] == "2023-08-02T10:00:00Z"  # 18:00 in Beijing
+    reversal, = [d for d in donations if d["entry"] == "reversal"]
+    assert reversal["received_at"] == reversal["created_at"]
 
 
 async def test_the_demo_team_subscription_shows_deliveries_delivered_and_failed(conn, client):

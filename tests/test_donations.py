@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 import pytest
 
-from relief import counters, ledger
+from relief import chain, counters, ledger
 from tests.conftest import Api, incident_body, make_organization
 
 
@@ -241,3 +242,49 @@ async def test_item_and_unit_may_not_hold_the_counter_separator(dispatcher):
     incident = await open_incident(dispatcher)
     response = await donate(dispatcher, incident, {"kind": "goods", "item": "rice|bag", "unit": "kg", "quantity": "1"})
     assert response.status == 422 and (await response.json())["errors"][0]["pointer"] == "/item"
+
+
+async def test_received_at_is_when_it_arrived_and_created_at_when_it_was_recorded(dispatcher, organization, conn):
+    incident = await open_incident(dispatcher)
+    response = await donate(dispatcher, incident, {"kind": "money", "amount": "300", "receipt_no": "R-LATE",
+                                                   "received_at": "2023-07-30T09:30:00+08:00"})
+    assert response.status == 201, await response.text()
+    late = await response.json()
+    assert late["received_at"] == "2023-07-30T01:30:00Z" and late["created_at"] > "2024"
+    listed = (await (await dispatcher.get(f"/v1/incidents/{incident}/donations")).json())["items"]
+    assert [d["received_at"] for d in listed] == ["2023-07-30T01:30:00Z"]
+    # Left out: received when it is recorded (the same instant, to the microsecond).
+    now = await (await donate(dispatcher, incident, {"kind": "money", "amount": "1"})).json()
+    assert now["received_at"] == now["created_at"]
+    # Against a pledge, the receipt's time is the donation's.
+    pledge = await accepted_pledge(dispatcher, organization, incident, {"kind": "money", "amount": "1000"},
+                                   {"amount": "500"})
+    delivered = await (await donate(dispatcher, incident, {"kind": "money", "amount": "500", "pledge_id": pledge["id"],
+                                                           "received_at": "2023-07-31T10:00:00Z"})).json()
+    assert delivered["received_at"] == "2023-07-31T10:00:00Z"
+    # A reversal is received when it is recorded; the original keeps its time.
+    reversal = await (await dispatcher.post(f"/v1/donations/{late['id']}/reverse", json={"reason": "录错"})).json()
+    assert reversal["received_at"] == reversal["created_at"] > "2024"
+    assert (await (await dispatcher.get(f"/v1/donations/{late['id']}")).json())["received_at"] == late["received_at"]
+    recorded = await conn.fetchval("select after->>'received_at' from events where type = 'donation.recorded' "
+                                   "order by id limit 1")
+    assert recorded == "2023-07-30T01:30:00Z"  # the event carries the read model
+    # Not hashed: the chain verifies, and its encoding has no received_at.
+    checked, mismatch = await chain.verify(conn, incident_id=uuid.UUID(incident))
+    assert (checked, mismatch) == (4, None)
+    assert "received_at" not in chain.KINDS["donation"].public + chain.KINDS["donation"].digested
+
+
+async def test_received_at_may_not_be_in_the_future_or_before_1900(dispatcher, conn):
+    incident = await open_incident(dispatcher)
+    soon = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+    response = await donate(dispatcher, incident, {"kind": "money", "amount": "1", "received_at": soon})
+    assert response.status == 201, await response.text()  # a clock a little ahead is no error
+    for bad in ((datetime.now(UTC) + timedelta(hours=1)).isoformat(), "1899-12-31T00:00:00Z", "2023-07-30 09:30",
+                1690680600):
+        response = await donate(dispatcher, incident, {"kind": "goods", "item": "tent", "unit": "piece",
+                                                       "quantity": "1", "received_at": bad})
+        assert response.status == 422, (bad, await response.text())
+        error, = (await response.json())["errors"]
+        assert error["pointer"] == "/received_at", error
+    assert await conn.fetchval("select count(*) from donations") == 1

@@ -116,6 +116,8 @@ async def test_exports_parse_as_hxl_and_total_the_summary(dispatcher, viewer, or
     assert reversals[0].get("#meta+reason") == "bank returned it"
     assert {(r.get("#org+donor+name"), r.get("#org+donor+type")) for r in donations} == {
         ("苏州蓝天救援队 0", "organization"), ("王女士", "individual"), ("anonymous", "anonymous")}
+    # Recorded without a received time: received when recorded (a reversal always is).
+    assert donations and all(r.get("#date+received") == r.get("#date+reported") for r in donations)
 
     people = parsed["evacuations"]
     residents = figures["residents"]
@@ -253,3 +255,15 @@ async def test_impact_figures_export_every_observation_as_hxl(dispatcher, viewer
         "started_at": "2023-07-28T01:55:00Z"})
     response = await viewer.get(f"/v1/incidents/{empty['id']}/exports/impacts.csv")
     assert response.status == 200 and (await response.text()).count("\r\n") == 2
+
+
+async def test_the_donations_export_says_when_each_was_received(dispatcher, viewer):
+    incident = (await (await dispatcher.post("/v1/incidents", json=incident_body())).json())["id"]
+    response = await dispatcher.post(f"/v1/incidents/{incident}/donations", headers={"Idempotency-Key": "late"},
+                                     json={"kind": "money", "amount": "50", "received_at": "2023-07-30T18:00:00+08:00"})
+    assert response.status == 201, await response.text()
+    raw, dataset = await download(viewer, incident, "donations")
+    check_hashtags("donations", dataset, raw)
+    row, = list(dataset)
+    assert row.get("#date+received") == "2023-07-30T10:00:00+00:00"
+    assert row.get("#date+reported") == (await response.json())["created_at"].replace("Z", "+00:00")

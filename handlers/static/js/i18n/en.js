@@ -128,7 +128,7 @@ export default {
     totals: 'Totals received', moneyReceived: 'Money received ({currency})',
     goodsReceived: 'Goods, estimated value ({currency})', ledger: 'Ledger',
     caption: 'The donation ledger, newest first; a reversal cancels the entry it names',
-    empty: 'The ledger is empty.', time: 'Time', entry: 'Entry', donor: 'Donor', what: 'What', channel: 'Channel',
+    empty: 'The ledger is empty.', entry: 'Entry', donor: 'Donor', what: 'What', channel: 'Channel',
     receiptNo: 'Receipt no.', noteOrReason: 'Note / reason', anonymous: 'Anonymous', worth: 'worth {value}',
     againstPledge: 'Delivery of a pledge', reverse: 'Reverse', reverseAria: 'Reverse the donation of {donor}: {what}',
     reverseIntro: 'Ledger entries never change: a reversal adds an entry that cancels this one.', reason: 'Reason',
@@ -137,6 +137,8 @@ export default {
     donorOrg: 'A registered organization', donorNamed: 'A person or other donor', organization: 'Organization',
     donorName: 'Donor name', amount: 'Amount', currency: 'Currency', item: 'Item', unit: 'Unit', quantity: 'Quantity',
     estimatedValue: 'Estimated value (optional)', receiptHint: 'Unique within the incident', note: 'Note (optional)',
+    receivedAt: 'Received', recordedAt: 'Recorded',
+    receivedHint: "When it was received, in the bureau's time zone; empty: now",
   },
   shelters: {
     heading: 'Shelters', caption: 'Shelters and how full they are', empty: 'No shelters yet.', name: 'Name',

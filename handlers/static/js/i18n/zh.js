@@ -101,7 +101,7 @@ export default {
   donations: {
     totals: '到账合计', moneyReceived: '资金到账（{currency}）', goodsReceived: '物资估值（{currency}）',
     ledger: '捐赠台账', caption: '捐赠台账，最新的在前；冲正记录抵销原记录', empty: '台账中还没有记录。',
-    time: '时间', entry: '类型', donor: '捐赠方', what: '内容', channel: '渠道', receiptNo: '收据编号',
+    entry: '类型', donor: '捐赠方', what: '内容', channel: '渠道', receiptNo: '收据编号',
     noteOrReason: '备注 / 冲正原因', anonymous: '匿名', worth: '估值 {value}', againstPledge: '认捐到货',
     reverse: '冲正', reverseAria: '冲正 {donor} 的捐赠 {what}', reverseIntro: '台账记录不会被修改：冲正会新增一条抵销记录。',
     reason: '冲正原因', reversed: '已冲正', reversedDone: '已冲正该笔捐赠。', record: '登记捐赠',
@@ -109,6 +109,7 @@ export default {
     donorOrg: '登记在册的组织', donorNamed: '个人或其他捐赠方', organization: '组织', donorName: '捐赠方名称',
     amount: '金额', currency: '币种', item: '物资', unit: '单位', quantity: '数量', estimatedValue: '估值（可选）',
     receiptHint: '同一事件内不可重复', note: '备注（可选）',
+    receivedAt: '收到时间', recordedAt: '登记时间', receivedHint: '按局方所在时区填写；空：现在',
   },
   shelters: {
     heading: '安置点', caption: '安置点与入住情况', empty: '还没有安置点。', name: '名称', address: '地址',

@@ -1,6 +1,6 @@
 // Donations: the ledger (receipts and reversals) with its totals from the summary, recording a donation
 // (with an Idempotency-Key kept across retries), and reversing one with a reason.
-import { t, tEnum, enumOptions, fmtMoney, fmtQty, fmtTime } from '../i18n.js';
+import { t, tEnum, enumOptions, fmtMoney, fmtQty, fmtTime, wallToIso } from '../i18n.js';
 import { get, getAll, post, idempotent } from '../api.js';
 import { h, badge, button, field, form, input, keepChoices, select, switchSets, table, update } from '../dom.js';
 import { ask } from '../dialog.js';
@@ -19,7 +19,7 @@ function what(d) {
 
 function ledger(ctx, refresh, entries) {
   return table(t('donations.caption'), [
-    t('donations.time'), t('donations.entry'), t('donations.donor'), t('donations.what'), t('donations.channel'),
+    t('donations.receivedAt'), t('donations.recordedAt'), t('donations.entry'), t('donations.donor'), t('donations.what'), t('donations.channel'),
     t('donations.receiptNo'), t('donations.noteOrReason'), ctx.canDispatch ? t('common.actions') : null,
   ].filter(Boolean), entries.map((d) => {
     let action = '';
@@ -34,7 +34,7 @@ function ledger(ctx, refresh, entries) {
       } } });
     }
     return [
-      fmtTime(d.created_at),
+      fmtTime(d.received_at), fmtTime(d.created_at),
       badge(tEnum('entry', d.entry), d.entry === 'reversal' ? 'warn' : 'ok'),
       donor(d), what(d), tEnum('channel', d.channel), d.receipt_no || '',
       d.entry === 'reversal' ? d.reason || '' : d.note || (d.pledge_id ? t('donations.againstPledge') : ''),
@@ -89,11 +89,14 @@ function recordForm(ctx, incident, organizations, refresh) {
       h('div', { class: 'grid' }, field(t('donations.kind'), kind), field(t('donations.donorKind'), donorKind),
         field(t('donations.receiptNo'), input('receipt_no', { maxlength: 100 }), t('donations.receiptHint'))),
       Object.values(sets), Object.values(donors),
-      field(t('donations.note'), input('note', { maxlength: 2000 })),
+      h('div', { class: 'grid' },
+        field(t('donations.receivedAt'), input('received_at', { type: 'datetime-local' }), t('donations.receivedHint')),
+        field(t('donations.note'), input('note', { maxlength: 2000 }))),
     ],
     onSubmit: async (got) => {
       const body = { kind: got.kind, note: got.note || '' };
       if (got.receipt_no) body.receipt_no = got.receipt_no;
+      if (got.received_at) body.received_at = wallToIso(got.received_at);
       if (got.donor_kind === 'organization') body.donor = { organization_id: got.organization_id };
       else if (got.donor_kind === 'name') body.donor = { name: got.donor_name };
       else body.donor = { anonymous: true };
@@ -108,7 +111,7 @@ function recordForm(ctx, incident, organizations, refresh) {
     },
   });
   // The next donation keeps its kind, donor, currency, channel, item and unit; what is particular to it goes.
-  keepChoices(el, ['receipt_no', 'amount', 'quantity', 'estimated_value', 'note', 'donor_name']);
+  keepChoices(el, ['receipt_no', 'amount', 'quantity', 'estimated_value', 'note', 'donor_name', 'received_at']);
   el.addEventListener('relief:reset', () => { sync(); item.show(); unit.show(); });
   return el;
 }
