@@ -245,7 +245,6 @@ STOCK_MOVEMENT_COLUMNS = (
     ("People reached", "#reached"),
     ("Region", "#adm3+code"),
     ("Reason", "#meta+reason"),
-    ("Received at", "#date+received"),
     ("Recorded at", "#date+reported"),
 )
 

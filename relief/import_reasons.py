@@ -54,6 +54,8 @@ _FIXED: dict[str, str] = {
     "a unified social credit code is 18 characters from 0-9 and A-Y without I, O, S, V, Z":
         "统一社会信用代码应为 18 位，由数字和除“I、O、S、V、Z”以外的大写字母组成",
     "a region is a 6-digit administrative division code, such as 320500": "应为 6 位行政区划代码，如 320500",
+    "a donation cannot be received later than now (5 minutes of clock skew allowed)":
+        "收到时间不能晚于现在（允许 5 分钟时钟误差）",
     "a region filter is a division code or its prefix: 2, 4 or 6 digits whose first two name a province-level "
     "division (11–82), e.g. 32 (Jiangsu), 3205 (Suzhou), 320505 (Huqiu)":
         "地区筛选应为行政区划代码或其前缀：2、4 或 6 位数字，前两位为省级代码（11–82），"
