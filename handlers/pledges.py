@@ -156,8 +156,9 @@ async def deliver_pledge(request: web.Request) -> web.Response:
     incident's intake site when neither is named.
     """
     data = await optional_body(request, PledgeDeliver)
-    located = data.site_id is not None or data.shelter_id is not None
-    receipt = ledger.Receipt(site_id=data.site_id, shelter_id=data.shelter_id) if located else None
+    located = data.site_id is not None or data.shelter_id is not None or data.received_at is not None
+    receipt = ledger.Receipt(site_id=data.site_id, shelter_id=data.shelter_id,
+                             received_at=data.received_at) if located else None
     # The note is stored where a rejection's reason is (one column of the dispatcher's words) and reads
     # back as delivery_note.
     return await _transition(request, "deliver", delivered=data.quantity, reason=data.note, receipt=receipt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
@@ -74,6 +75,17 @@ class PledgeDeliver(Input):
     )
     site_id: UUID | None = Field(default=None, description="goods: where they were received; neither: the intake site")
     shelter_id: UUID | None = Field(default=None, description="goods: …or the shelter where they were received")
+    received_at: Timestamp | None = Field(
+        default=None, description="When it arrived (default: now), for the donation its delivery records; at most "
+        "5 minutes ahead of the server's clock",
+    )
+
+    @field_validator("received_at")
+    @classmethod
+    def _not_ahead(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value > datetime.now(UTC) + timedelta(minutes=5):
+            raise ValueError("a donation cannot be received later than now (5 minutes of clock skew allowed)")
+        return value
 
     @field_validator("shelter_id")
     @classmethod

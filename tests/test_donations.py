@@ -288,3 +288,22 @@ async def test_received_at_may_not_be_in_the_future_or_before_1900(dispatcher, c
         error, = (await response.json())["errors"]
         assert error["pointer"] == "/received_at", error
     assert await conn.fetchval("select count(*) from donations") == 1
+
+
+async def test_a_pledge_delivered_with_its_received_time_records_it(dispatcher, conn, organization):
+    """POST /v1/pledges/{id}/deliver takes received_at too: the donation it records carries it."""
+    from tests.pledge_world import goods_call, new_call, open_incident, pledge
+
+    incident = await open_incident(dispatcher)
+    call = await new_call(dispatcher, incident, goods_call())
+    made = await pledge(organization.api, call["id"])
+    assert made.status == 201, await made.text()
+    pledge_id = (await made.json())["id"]
+    assert (await dispatcher.post(f"/v1/pledges/{pledge_id}/accept")).status == 200
+    ahead = await dispatcher.post(f"/v1/pledges/{pledge_id}/deliver", json={"received_at": "2999-01-01T00:00:00Z"})
+    assert ahead.status == 422 and (await ahead.json())["errors"][0]["pointer"] == "/received_at"
+    done = await dispatcher.post(f"/v1/pledges/{pledge_id}/deliver", json={"received_at": "2023-07-30T08:00:00+08:00"})
+    assert done.status == 200, await done.text()
+    row = await conn.fetchrow("select received_at, created_at from donations where pledge_id = $1",
+                              uuid.UUID(pledge_id))
+    assert row["received_at"].isoformat() == "2023-07-30T00:00:00+00:00" and row["created_at"] > row["received_at"]
