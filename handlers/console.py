@@ -80,12 +80,17 @@ async def sign_in(request: web.Request) -> web.Response:
     return response
 
 
-async def _signed(request: web.Request) -> sessions.Signed:
+async def _session_of(request: web.Request) -> sessions.Signed | None:
+    """The live session this browser's cookie names, or None."""
     token = request.cookies.get(SESSION_COOKIE)
-    signed = None
-    if token:
-        async with pool(request).acquire() as conn:
-            signed = await sessions.resolve(conn, token)
+    if not token:
+        return None
+    async with pool(request).acquire() as conn:
+        return await sessions.resolve(conn, token)
+
+
+async def _signed(request: web.Request) -> sessions.Signed:
+    signed = await _session_of(request)
     if signed is None:
         raise HttpProblem("unauthorized", "not signed in to the console (or the session ended)")
     return signed
@@ -95,11 +100,7 @@ async def _signed(request: web.Request) -> sessions.Signed:
             roles="anyone: the holder of a console session cookie reads it; without one, signed_in is false")
 async def current_session(request: web.Request) -> web.Response:
     """The console session of this browser (to carry on after a reload), or {"signed_in": false}."""
-    token = request.cookies.get(SESSION_COOKIE)
-    signed = None
-    if token:
-        async with pool(request).acquire() as conn:
-            signed = await sessions.resolve(conn, token)
+    signed = await _session_of(request)
     if signed is None:
         # Not an error: the sign-in page asks this on every load, and a 401 would show as a failed
         # resource in the browser's console each time.

@@ -45,6 +45,7 @@ class Recipient:
     address: str
     language: str
     organization_id: UUID | None  # None: the bureau's own
+    name: str = ""  # the organization's, for the greeting ("" for the bureau)
 
 
 @dataclass
@@ -66,9 +67,9 @@ def _time(value: Any, zone: ZoneInfo) -> str:
 
 async def _contact(conn: asyncpg.Connection, organization_id: Any) -> list[Recipient]:
     row = await conn.fetchrow(
-        "select id, language, contact ->> 'email' as email from organizations where id = $1", organization_id
+        "select id, name, language, contact ->> 'email' as email from organizations where id = $1", organization_id
     )
-    return [Recipient(row["email"], row["language"], row["id"])] if row and row["email"] else []
+    return [Recipient(row["email"], row["language"], row["id"], row["name"])] if row and row["email"] else []
 
 
 async def _bureau(conn: asyncpg.Connection) -> list[Recipient]:
@@ -109,14 +110,14 @@ def _alert_data(alert: dict[str, Any], config: Config) -> dict[str, Any]:
 async def _alert_broadcast(conn: asyncpg.Connection, event: asyncpg.Record, config: Config) -> Draft:
     rows = await conn.fetch(
         """
-        select o.id, o.language, o.contact ->> 'email' as email
+        select o.id, o.name, o.language, o.contact ->> 'email' as email
           from alert_targets t join organizations o on o.id = t.organization_id
          where t.alert_id = $1 and o.contact ->> 'email' is not null
          order by o.name, o.id
         """,
         event["entity_id"],
     )
-    return Draft([Recipient(r["email"], r["language"], r["id"]) for r in rows],
+    return Draft([Recipient(r["email"], r["language"], r["id"], r["name"]) for r in rows],
                  _alert_data(event["after"], config), "alerts")
 
 
@@ -137,6 +138,7 @@ async def _task_assigned(conn: asyncpg.Connection, event: asyncpg.Record, config
     row = await conn.fetchrow(
         """
         select t.title, t.priority, t.area_description, t.expected_minutes, o.language, o.id as organization_id,
+               o.name as organization_name,
                coalesce((select m.email from roster_members m
                           where m.pledge_id = p.id and m.role = 'lead' and m.email is not null
                           order by m.position limit 1),
@@ -148,7 +150,8 @@ async def _task_assigned(conn: asyncpg.Connection, event: asyncpg.Record, config
     )
     if row is None:
         return Draft([])
-    recipients = [Recipient(row["email"], row["language"], row["organization_id"])] if row["email"] else []
+    recipients = [Recipient(row["email"], row["language"], row["organization_id"], row["organization_name"])
+                  ] if row["email"] else []
     return Draft(recipients, {
         "title": row["title"], "priority": row["priority"], "area": row["area_description"],
         "expected_minutes": row["expected_minutes"], "headcount": after.get("headcount"),
@@ -249,11 +252,10 @@ async def queue(conn: asyncpg.Connection, event_ids: list[int], config: Config, 
             if recipient.address.lower() in seen:
                 continue
             seen.add(recipient.address.lower())
-            org_name = await _names(conn, recipient.organization_id) if recipient.organization_id else ""
             link = f"{config.base_url}/#/incidents/{event['incident_id']}/{draft.tab}" if event["incident_id"] \
                 else f"{config.base_url}/"
             message = render.render(event["type"], recipient.language, {
-                "d": _language_view(draft.data, recipient.language), "org_name": org_name,
+                "d": _language_view(draft.data, recipient.language), "org_name": recipient.name,
                 "incident": {"title": event["incident_title"] or "", "code": event["incident_code"] or ""},
                 "api": config.base_url, "link": link,
             })
