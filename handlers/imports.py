@@ -21,7 +21,7 @@ from handlers.routing import Routes
 from models.common import Input
 from models.imports import Import, ImportQuery
 from models.keys import Role
-from relief import import_files, import_templates, imports, incidents
+from relief import import_files, import_templates, imports, incidents, waits
 from relief.app_keys import SETTINGS
 from relief.exports import safe_cell
 
@@ -60,7 +60,7 @@ async def _body(request: web.Request, deadline: float) -> AsyncIterator[bytes]:
         if left <= 0:
             raise HttpProblem("request-timeout", f"the file did not arrive within {deadline:g} s; send it again")
         try:
-            piece = await asyncio.wait_for(request.content.readany(), timeout=left)
+            piece = await waits.within(request.content.readany(), left)
         except TimeoutError:
             raise HttpProblem("request-timeout", f"the file did not arrive within {deadline:g} s; send it again") \
                 from None

@@ -34,7 +34,7 @@ from notifications.email import rules as email_rules
 from notifications.email.sender import BATCH as _MAIL_BATCH
 from notifications.email.sender import Mailer
 from notifications.signing import Signer
-from relief import db, deliveries, webhooks
+from relief import db, deliveries, waits, webhooks
 from relief.auth import SYSTEM
 from relief.sealing import Sealer
 from relief.settings import Settings
@@ -199,13 +199,9 @@ class Worker:
                     # round instead of running one per event (it costs the API's CPU).
                     await asyncio.sleep(WAKE_DEBOUNCE)
         finally:
-            flusher.cancel()  # close() writes what is left, after the attempts in flight end
-            with suppress(asyncio.CancelledError):
-                await flusher
+            await waits.stop(flusher)  # close() writes what is left, after the attempts in flight end
             if mail is not None:  # a message being sent is sent again by the next worker: at least once
-                mail.cancel()
-                with suppress(asyncio.CancelledError):
-                    await mail
+                await waits.stop(mail)
 
     async def _mail_loop(self, stop: asyncio.Event) -> None:
         """Send due email beside the deliveries (an SMTP server's slowness never holds webhooks back)."""
@@ -220,8 +216,7 @@ class Worker:
                     log.warning("email_database_unavailable", error=str(exc) or type(exc).__name__)
                 else:
                     log.exception("email_round_failed")
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self.mail_wake.wait(), wait)
+            await waits.woken(self.mail_wake, wait)
 
     async def mail_round(self) -> int:
         return await self.mailer.round(self._pool(), number=self.number, owned=[self.number, *self.former_numbers])

@@ -6,7 +6,6 @@ import asyncio
 import functools
 import signal
 from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
 from typing import Any
 
 import structlog
@@ -50,7 +49,7 @@ from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
 from handlers.routing import Operation
 from handlers.system import OPENAPI
-from relief import chain, db, deliveries, escalations, idempotency, import_runner, overdue, sessions
+from relief import chain, db, deliveries, escalations, idempotency, import_runner, overdue, sessions, waits
 from relief.app_keys import IN_FLIGHT, LEDGER_SIGNER, POOL, SETTINGS, STOPPING
 from relief.inflight import InFlight
 from relief.settings import Settings
@@ -112,7 +111,7 @@ def _database(settings: Settings, url: str) -> Callable[[web.Application], Async
         log.info("database_pool_ready", url=db.mask_url(url), max_size=settings.db_pool_max)
         yield
         try:
-            await asyncio.wait_for(app[POOL].close(), POOL_CLOSE_TIMEOUT_SECONDS)
+            await waits.within(app[POOL].close(), POOL_CLOSE_TIMEOUT_SECONDS)
         except TimeoutError:
             log.warning("database_pool_close_timeout")
             app[POOL].terminate()
@@ -144,9 +143,7 @@ def _maintenance(settings: Settings) -> Callable[[web.Application], AsyncIterato
     async def maintenance(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(loop(app), name="relief-maintenance")
         yield
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        await waits.stop(task)
 
     return maintenance
 
@@ -158,9 +155,7 @@ def _background(name: str, make: Callable[[web.Application], Any]) -> Callable[[
     async def background(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(make(app).run(), name=name)
         yield
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        await waits.stop(task)
 
     return background
 
@@ -194,9 +189,8 @@ def _worker(settings: Settings, url: str) -> Callable[[web.Application], AsyncIt
         await delivery.start()
         task = asyncio.create_task(delivery.run(stop), name="relief-worker")
         yield
-        stop.set()
-        with suppress(Exception):
-            await task
+        stop.set()  # the attempts in flight end on their own, within the shutdown's time
+        await waits.stop(task, grace=settings.shutdown_timeout)
         await delivery.close()
 
     return worker
@@ -293,7 +287,7 @@ async def serve(app: web.Application, settings: Settings, *, ready: Callable[[st
         app[stream_handlers.HUB].closing.set()  # live streams end now; other requests finish
         app[STOPPING].set()  # bodies that stopped arriving are cut, not waited for
         try:
-            await asyncio.wait_for(app[IN_FLIGHT].wait_idle(), settings.shutdown_timeout)
+            await waits.within(app[IN_FLIGHT].wait_idle(), settings.shutdown_timeout)
         except TimeoutError:
             log.warning("shutdown_timeout", in_flight=app[IN_FLIGHT].count)
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import signal
 import sys
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ import structlog
 from pydantic import ValidationError
 
 from models.keys import Role
-from relief import db, embedded, import_runner, incidents, keys
+from relief import db, embedded, import_runner, incidents, keys, waits
 from relief import logging as relief_logging
 from relief.auth import SYSTEM
 from relief.errors import ReliefError
@@ -122,9 +121,7 @@ def worker(settings: Settings) -> int:
             await delivery.run(stop)
         finally:
             if imports_task is not None:
-                imports_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await imports_task
+                await waits.stop(imports_task)
             await imports_pool.close()
             await delivery.close()
 

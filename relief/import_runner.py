@@ -21,7 +21,7 @@ import structlog
 
 from models.event_shapes import ImportCompleted
 from models.keys import Role
-from relief import db, events, import_bulk, import_files, import_reasons, imports, masking, residents
+from relief import db, events, import_bulk, import_files, import_reasons, imports, masking, residents, waits
 from relief.auth import Principal
 from relief.errors import Conflict, Invalid, NotFound
 from relief.import_apply import Context, Prepared, RowError, apply, domain_error, prepare
@@ -331,10 +331,7 @@ class ImportWatch:
                         listener.terminate()
                     listener = None
                 self.wake.clear()
-                try:
-                    await asyncio.wait_for(self.wake.wait(), timeout=self.poll)
-                except TimeoutError:
-                    pass
+                await waits.woken(self.wake, self.poll)
         finally:
             if listener is not None:
                 listener.terminate()

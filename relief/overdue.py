@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from relief import db, escalations, events
+from relief import db, escalations, events, waits
 from relief.auth import SYSTEM
 from relief.deployments import CHANNEL
 
@@ -162,8 +162,7 @@ class OverdueWatch:
                         log.warning("overdue_watch_skipped", error=str(exc) or type(exc).__name__)
                     else:
                         log.exception("overdue_watch_failed")
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), wait)
+                await waits.woken(self.wake, wait)
         finally:
             await self.close()
 
