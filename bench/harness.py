@@ -89,7 +89,7 @@ def relief_serve(database: Database, **settings: str) -> Iterator[Served]:
     """`relief serve` on the database (logging JSON to a file), ready before the body runs; SIGTERM after."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log_path = Path(tempfile.gettempdir()) / f"{database.name}.log"
+    log_path = Path(tempfile.gettempdir()) / f"{database.name}-{port}.log"  # one per serve: two may share a database
     progress(f"fresh database {database.name}; relief serve on {base} (logs: {log_path})")
     # The benchmarks drive thousands of requests a second with one key, far over the default limit of
     # 50/s per key on purpose: the limits are off here (a caller's settings may turn them back on).

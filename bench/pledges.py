@@ -4,9 +4,12 @@
     RELIEF_DATABASE_URL=postgresql://… make bench-pledges   # on another server
 
 Starts `relief serve` on a fresh database, drives concurrent clients posting pledges (each with its own
-Idempotency-Key) at one open call for a fixed time with wrk (or bench/loadgen.py without wrk), then runs
-pgbench on the same database with the transaction the service runs for a pledge, and prints both and
-their ratio. Absolute figures drift on shared machines; the ratio is the number to compare.
+Idempotency-Key) at one open call for a fixed time with wrk (or bench/loadgen.py without wrk): first with
+one transaction per pledge (RELIEF_PLEDGE_COALESCE=false), then coalesced (relief/pledge_batches.py), then
+coalesced on two `relief serve` processes sharing the clients. Then pgbench runs the single-pledge
+transaction on the same database: the ceiling a transaction per pledge cannot pass. Each run prints its
+rate, the ratio to pgbench's TPS, its latencies, its errors and whether its pledge rows equal its 201s.
+Absolute figures drift on shared machines; the ratio is the number to compare.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import subprocess
 import sys
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import asyncpg
@@ -119,37 +124,76 @@ def run_pgbench(url: str, setup: dict, clients: int, duration: float) -> float:
     return float(tps_line.split("=")[1].split()[0])
 
 
+def answered(servers: list) -> int:
+    """The 201s the servers answered to pledges, from their request logs (one canonical line each)."""
+    total = 0
+    for served in servers:
+        for line in served.log_path.read_text().splitlines():
+            if '"route": "/v1/calls/{id}/pledges"' in line and '"status": 201' in line:
+                total += 1
+    return total
+
+
+def measure(servers: list, setup: dict, connections: int, duration: float) -> dict:
+    """One run: a wrk per server, the connections shared between them."""
+    share = max(1, connections // len(servers))
+    with ThreadPoolExecutor(len(servers)) as pool:
+        loads = list(pool.map(lambda served: run_load(served.base, setup, share, duration), servers))
+    seconds = max(load["duration_us"] for load in loads) / 1e6
+    ok = sum(load["requests"] - load["non_2xx"] - load["socket_errors"] for load in loads)
+    return {
+        "rate": ok / seconds, "ok": ok, "seconds": seconds, "tool": loads[0]["tool"],
+        "errors": sum(load["non_2xx"] + load["socket_errors"] for load in loads),
+        # Each wrk's p99 is of its own requests; the worse of them stands for the run.
+        "p50": max(load["p50_us"] for load in loads) / 1000, "p99": max(load["p99_us"] for load in loads) / 1000,
+        "max": max(load["max_us"] for load in loads) / 1000,
+    }
+
+
+def phase(database, setup: dict | None, count: int, args, **settings: str) -> tuple[dict, dict]:
+    """`count` serves (warmed up, then measured), and the check: the pledge rows made while they ran
+    against the 201s their request logs hold once they have stopped (wrk stops with requests in flight:
+    those commit and are answered, to no one, so wrk's own count is lower by at most its connections)."""
+    pools = {"RELIEF_DB_POOL_MAX": str(args.pool), "RELIEF_DB_POOL_MIN": str(args.pool)}
+    with ExitStack() as stack:
+        servers = [stack.enter_context(relief_serve(database, **pools, **settings)) for _ in range(count)]
+        if setup is None:
+            setup = asyncio.run(prepare(database.url, servers[0].base))
+        before = asyncio.run(_count(database.url, setup["call"]))
+        progress("warming up (2 s)")
+        measure(servers, setup, args.connections, 2)
+        progress(f"{count} serve(s), {settings or 'coalesced'}: {args.connections} clients for {args.duration:g} s")
+        run = measure(servers, setup, args.connections, args.duration)
+    run["rows"] = asyncio.run(_count(database.url, setup["call"])) - before
+    run["logged"] = answered(servers)  # warm-up included, as in the rows
+    return setup, run
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load (default 10)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per run (default 10)")
     parser.add_argument("--connections", type=int, default=64, help="concurrent HTTP clients (default 64)")
     parser.add_argument("--pool", type=int, default=10, help="the service's database pool = pgbench clients")
     args = parser.parse_args()
 
-    pool = str(args.pool)
-    pools = {"RELIEF_DB_POOL_MAX": pool, "RELIEF_DB_POOL_MIN": pool}
-    with fresh_database() as database, relief_serve(database, **pools) as served:
-        setup = asyncio.run(prepare(database.url, served.base))
-        progress("warming up (2 s)")
-        run_load(served.base, setup, args.connections, 2)
-        progress(f"service: {args.connections} clients for {args.duration:g} s")
-        load = run_load(served.base, setup, args.connections, args.duration)
-        created = asyncio.run(_count(database.url, setup["call"]))
-        progress(f"pgbench: {args.pool} clients for {int(args.duration)} s, same database, same SQL")
+    runs: list[tuple[str, dict]] = []
+    with fresh_database() as database:
+        setup, run = phase(database, None, 1, args, RELIEF_PLEDGE_COALESCE="false")
+        runs.append(("one serve, one transaction per pledge", run))
+        runs.append(("one serve, coalesced", phase(database, setup, 1, args)[1]))
+        runs.append(("two serves, coalesced", phase(database, setup, 2, args)[1]))
+        progress(f"pgbench: {args.pool} clients for {int(args.duration)} s, same database, the single-pledge SQL")
         tps = run_pgbench(database.url, setup, args.pool, args.duration)
 
-    seconds = load["duration_us"] / 1e6
-    ok = load["requests"] - load["non_2xx"] - load["socket_errors"]
-    rate = ok / seconds
-    print(f"pledges/s        {rate:,.0f}   ({ok:,} created in {seconds:.1f} s with {load['tool']})")
-    print(f"latency          p50 {load['p50_us'] / 1000:.1f} ms · p95 {load['p95_us'] / 1000:.1f} ms · "
-          f"p99 {load['p99_us'] / 1000:.1f} ms · max {load['max_us'] / 1000:.1f} ms")
-    print(f"errors           {load['non_2xx']} non-2xx, {load['socket_errors']} socket")
-    print(f"pgbench TPS      {tps:,.0f}   (the same transaction, {args.pool} clients, -M prepared)")
-    print(f"ratio            {rate / tps:.2f}   (service pledges/s ÷ pgbench TPS)")
-    print(f"check            {created:,} pledge rows by the service "
-          f"({'matches' if created >= ok else 'FEWER THAN'} the 201s counted, warm-up included)")
-    return 0
+    print(f"pgbench TPS       {tps:,.0f}   (the single-pledge transaction, {args.pool} clients, -M prepared)")
+    print(f"target            ≥ 1.5 × pgbench = {1.5 * tps:,.0f}/s, p99 ≤ 100 ms, 0 errors, rows = 201s")
+    print(f"load              {runs[0][1]['tool']} in all (shared between serves); pool {args.pool} per serve")
+    for name, run in runs:
+        rows = (f"rows = 201s ({run['rows']:,}, warm-up included)" if run["rows"] == run["logged"]
+                else f"ROWS {run['rows']:,} ≠ 201s logged {run['logged']:,}")
+        print(f"{name:<38} {run['rate']:>7,.0f}/s  ratio {run['rate'] / tps:4.2f}  p50 {run['p50']:6.1f} ms  "
+              f"p99 {run['p99']:6.1f} ms  max {run['max']:7.1f} ms  errors {run['errors']}  {rows}")
+    return 0 if all(run["rows"] == run["logged"] for _, run in runs) else 1
 
 
 async def _count(url: str, call_id: str) -> int:

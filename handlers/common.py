@@ -250,6 +250,17 @@ async def idempotent(
 
     Without the header: 400 when `required`, else the work simply runs once, in its own transaction.
     """
+    key = idempotency_key(request, required=required)
+    async with nullcontext(conn) if conn is not None else pool(request).acquire() as held:
+        outcome = await idempotency.run_once(
+            held, scope=idempotency_scope(principal(request)), key=key, fingerprint=request_fingerprint(request, data),
+            work=work, isolation=isolation, fenced=fenced,
+        )
+    return idempotent_response(outcome, key)
+
+
+def idempotency_key(request: web.Request, *, required: bool = True) -> str | None:
+    """The request's Idempotency-Key: 400 when missing (if `required`) or malformed."""
     key = request.headers.get("Idempotency-Key")
     if key is None and required:
         raise HttpProblem(
@@ -264,12 +275,16 @@ async def idempotent(
             "Idempotency-Key must be 1–255 visible ASCII characters",
             errors=[{"parameter": "Idempotency-Key", "detail": "1–255 visible ASCII characters"}],
         )
-    fingerprint = idempotency.fingerprint(request.method, request.path, data.model_dump_json().encode())
-    async with nullcontext(conn) if conn is not None else pool(request).acquire() as held:
-        outcome = await idempotency.run_once(
-            held, scope=idempotency_scope(principal(request)), key=key, fingerprint=fingerprint, work=work,
-            isolation=isolation, fenced=fenced,
-        )
+    return key
+
+
+def request_fingerprint(request: web.Request, data: BaseModel) -> bytes:
+    """What makes a retry "the same request": method, path and the validated body."""
+    return idempotency.fingerprint(request.method, request.path, data.model_dump_json().encode())
+
+
+def idempotent_response(outcome: idempotency.Response, key: str | None) -> web.Response:
+    """A create's answer, first time or replayed, with its Idempotency-Key, Location and ETag."""
     headers = {"Idempotency-Key": key} if key is not None else {}
     if outcome.location:
         headers["Location"] = outcome.location

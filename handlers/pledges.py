@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aiohttp import web
 
 from handlers.common import (
     body,
     created,
+    idempotency_key,
+    idempotency_scope,
     idempotent,
+    idempotent_response,
     optional_body,
     path_id,
     pool,
     principal,
     query,
+    request_fingerprint,
     respond,
 )
 from handlers.problems import HttpProblem
@@ -28,6 +34,7 @@ from models.pledges import (
     PledgeReject,
 )
 from relief import calls, ledger, masking, pledges
+from relief.app_keys import PLEDGE_BATCHES
 from relief.errors import Forbidden
 
 routes = Routes("pledges")
@@ -48,6 +55,12 @@ async def create_pledge(request: web.Request) -> web.Response:
     if caller.role != Role.organization:
         raise Forbidden("pledges are made with an organization's key")
     data = await body(request, PledgeCreate)
+    coalescer = request.app.get(PLEDGE_BATCHES)
+    if coalescer is not None:  # pledges that arrive together on this call commit together
+        key = cast(str, idempotency_key(request))  # required: a missing key is a 400 already
+        outcome = await coalescer.pledge(actor=caller, call_id=call_id, data=data, scope=idempotency_scope(caller),
+                                         key=key, fingerprint=request_fingerprint(request, data))
+        return idempotent_response(outcome, key)
 
     async def work(conn, store):  # type: ignore[no-untyped-def]
         async def answer_first(pledge: Pledge) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import signal
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from typing import Any
 
 import structlog
@@ -49,8 +50,19 @@ from handlers.metrics import METRICS, Metrics
 from handlers.middleware import OPERATIONS, authenticate, observe, problem_details
 from handlers.routing import Operation
 from handlers.system import OPENAPI
-from relief import chain, db, deliveries, escalations, idempotency, import_runner, overdue, sessions, waits
-from relief.app_keys import IN_FLIGHT, LEDGER_SIGNER, POOL, SETTINGS, STOPPING
+from relief import (
+    chain,
+    db,
+    deliveries,
+    escalations,
+    idempotency,
+    import_runner,
+    overdue,
+    pledge_batches,
+    sessions,
+    waits,
+)
+from relief.app_keys import IN_FLIGHT, LEDGER_SIGNER, PLEDGE_BATCHES, POOL, SETTINGS, STOPPING
 from relief.inflight import InFlight
 from relief.settings import Settings
 
@@ -109,7 +121,12 @@ def _database(settings: Settings, url: str) -> Callable[[web.Application], Async
             timeout=settings.db_connect_timeout,
         )
         log.info("database_pool_ready", url=db.mask_url(url), max_size=settings.db_pool_max)
+        if settings.pledge_coalesce:
+            app[PLEDGE_BATCHES] = pledge_batches.Coalescer(app[POOL])
         yield
+        if settings.pledge_coalesce:  # the batches in flight answer their requests before the pool goes
+            with suppress(TimeoutError):
+                await waits.within(app[PLEDGE_BATCHES].close(), POOL_CLOSE_TIMEOUT_SECONDS)
         try:
             await waits.within(app[POOL].close(), POOL_CLOSE_TIMEOUT_SECONDS)
         except TimeoutError:

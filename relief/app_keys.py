@@ -9,6 +9,7 @@ from aiohttp import web
 
 from relief.chain import Signer
 from relief.inflight import InFlight
+from relief.pledge_batches import Coalescer
 from relief.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -17,3 +18,4 @@ REQUEST_ID = web.RequestKey("request_id", str)
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
 STOPPING = web.AppKey("stopping", asyncio.Event)  # set when a graceful stop begins
 LEDGER_SIGNER = web.AppKey("ledger_signer", Signer)  # signs incidents' ledger heads (RELIEF_LEDGER_KEY)
+PLEDGE_BATCHES = web.AppKey("pledge_batches", Coalescer)  # set unless RELIEF_PLEDGE_COALESCE=false

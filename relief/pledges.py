@@ -51,7 +51,7 @@ def _invalid(pointer: str, detail: str) -> Invalid:
     return Invalid(detail, errors=[{"pointer": pointer, "detail": detail}])
 
 
-def _quantity(call: asyncpg.Record, data: PledgeCreate) -> Decimal:
+def quantity_of(call: asyncpg.Record, data: PledgeCreate) -> Decimal:
     """What the pledge promises, in the call's unit, after checking the body fits the call's kind."""
     kind = CallKind(call["kind"])
     allowed = {
@@ -89,6 +89,48 @@ def _quantity(call: asyncpg.Record, data: PledgeCreate) -> Decimal:
     return Decimal(data.headcount)
 
 
+def check_pledger(actor: Principal) -> None:
+    """Only an approved organization's key pledges (checked before any work on the call)."""
+    if actor.role != Role.organization or actor.organization_id is None:
+        raise Forbidden("pledges are made with an organization's key")
+    if actor.organization_status != "approved":
+        raise Forbidden(f"your organization is {actor.organization_status}; only approved organizations pledge")
+
+
+def new_pledge(call_id: UUID, call: asyncpg.Record, actor: Principal, data: PledgeCreate, quantity: Decimal,
+               organization_name: str | None) -> Pledge:
+    """A new pledge as it will read back once written: built before the write, so that the counter, the
+    pledge row and its event go to the database in one statement (the hot call's row stays locked for
+    as short a time as possible: that statement, then commit). `call` holds the call's kind, currency,
+    unit, incident_id and the transaction's now()."""
+    return to_model({
+        "id": uuid4(), "call_id": call_id, "incident_id": call["incident_id"],
+        "organization_id": actor.organization_id, "organization_name": organization_name,
+        "kind": call["kind"], "status": PledgeStatus.pledged, "quantity": quantity,
+        "currency": call["currency"], "unit": call["unit"], "estimated_value": data.estimated_value,
+        "available_from": data.available_from, "available_until": data.available_until,
+        "lead": dump(data.lead) if data.lead else None, "note": data.note, "delivered_quantity": None,
+        "reason": None, "version": 1, "created_at": call["now"], "updated_at": call["now"],
+    })
+
+
+def created_event(actor: Principal, pledge: Pledge) -> list[Any]:
+    """The pledge.created event's row values (events.COLUMNS order)."""
+    return events.values(
+        type="pledge.created", actor=actor, entity_type="pledge", entity_id=pledge.id,
+        incident_id=pledge.incident_id, organization_id=pledge.organization_id, after=pledge,
+    )
+
+
+def refusal(status: str, remaining: Decimal) -> InvalidState | OverCommitted:
+    """Why a pledge was not taken: the call is not open (409 with its state), or it asked for more than
+    `remaining` (409 with the exact figure)."""
+    if status != CallStatus.open:
+        return InvalidState(f"the call is {status}; pledges need an open call", state=status)
+    left = format(remaining, "f")
+    return OverCommitted(f"the call needs only {left} more; pledge at most that", remaining=left)
+
+
 async def emit(
     conn: asyncpg.Connection, type: str, actor: Principal, after: Pledge, before: Pledge | None = None
 ) -> None:
@@ -118,10 +160,7 @@ async def create(
     `before_write(pledge)` runs in the transaction once the pledge is known and before the call's row
     is locked: whatever the caller records there (the idempotent response) stays out of the lock.
     """
-    if actor.role != Role.organization or actor.organization_id is None:
-        raise Forbidden("pledges are made with an organization's key")
-    if actor.organization_status != "approved":
-        raise Forbidden(f"your organization is {actor.organization_status}; only approved organizations pledge")
+    check_pledger(actor)
     async with db.atomic(conn):
         call = await conn.fetchrow(
             """
@@ -134,23 +173,9 @@ async def create(
         )
         if call is None or call["status"] == CallStatus.draft:
             raise NotFound(f"call {call_id} does not exist")
-        quantity = _quantity(call, data)
-        # The pledge as it will read back, built before the write so that the counter, the pledge row
-        # and its event go to the database in one statement: the hot call's row stays locked for as
-        # short a time as possible (that statement, then commit).
-        pledge = to_model({
-            "id": uuid4(), "call_id": call_id, "incident_id": call["incident_id"],
-            "organization_id": actor.organization_id, "organization_name": call["organization_name"],
-            "kind": call["kind"], "status": PledgeStatus.pledged, "quantity": quantity,
-            "currency": call["currency"], "unit": call["unit"], "estimated_value": data.estimated_value,
-            "available_from": data.available_from, "available_until": data.available_until,
-            "lead": dump(data.lead) if data.lead else None, "note": data.note, "delivered_quantity": None,
-            "reason": None, "version": 1, "created_at": call["now"], "updated_at": call["now"],
-        })
-        event = events.values(
-            type="pledge.created", actor=actor, entity_type="pledge", entity_id=pledge.id,
-            incident_id=pledge.incident_id, organization_id=pledge.organization_id, after=pledge,
-        )
+        quantity = quantity_of(call, data)
+        pledge = new_pledge(call_id, call, actor, data, quantity, call["organization_name"])
+        event = created_event(actor, pledge)
         if before_write is not None:
             await before_write(pledge)
         # The guarded update is the whole concurrency story: the row lock serializes pledges on one
@@ -205,11 +230,7 @@ async def create(
             current = await conn.fetchrow(
                 "select status, requested - committed as remaining from calls where id = $1", call_id
             )
-            if current["status"] != CallStatus.open:
-                status = current["status"]
-                raise InvalidState(f"the call is {status}; pledges need an open call", state=status)
-            remaining = format(current["remaining"], "f")
-            raise OverCommitted(f"the call needs only {remaining} more; pledge at most that", remaining=remaining)
+            raise refusal(current["status"], current["remaining"])
     return pledge
 
 

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a request body may take to arrive; then 408 and the connection closes"
     )
+    pledge_coalesce: bool = Field(default=True, description="Apply concurrent pledges on one call in one "
+                                  "transaction (relief/pledge_batches.py); false: one transaction per pledge")
     imports_in_process: bool = Field(default=True, description="Run queued imports in this process (every replica "
                                      "may; each import is taken up by one)")
     import_lease_seconds: float = Field(default=120.0, gt=0, description="An import whose runner has not "

@@ -139,7 +139,8 @@ class Served:
     """`relief serve` as a subprocess on a fixed port (so a restarted one takes the same address),
     its JSON log lines collected as it runs."""
 
-    def __init__(self, database_url: str, port: int, **extra: str) -> None:
+    def __init__(self, database_url: str, port: int, *, command: list[str] | None = None, **extra: str) -> None:
+        self.command = command or [RELIEF_BIN, "serve"]
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.env = relief_env(database_url, RELIEF_PORT=str(port), RELIEF_HOST="127.0.0.1", **NO_RATE_LIMITS, **extra)
@@ -149,7 +150,7 @@ class Served:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            RELIEF_BIN, "serve", env=self.env, stdin=asyncio.subprocess.DEVNULL,
+            *self.command, env=self.env, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         if self.proc.stdout is None or self.proc.stderr is None:
