@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test screenshots lint clean bench-pledges bench-exports bench-fanout bench-field bench-imports
+.PHONY: run test screenshots lint clean bench-pledges bench-exports bench-fanout bench-field bench-imports bench-summary
 
 $(BIN)/relief: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench-field: $(BIN)/relief
 
 bench-imports: $(BIN)/relief
 	$(BIN)/python bench/imports.py $(BENCH_ARGS)
+
+bench-summary: $(BIN)/relief
+	$(BIN)/python bench/summary.py $(BENCH_ARGS)
 
 lint: $(BIN)/relief
 	$(BIN)/ruff check .
