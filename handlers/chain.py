@@ -8,6 +8,7 @@ import hashlib
 from aiohttp import web
 from pydantic import BaseModel
 
+from handlers import public_cache
 from handlers.common import path_id, pool, query
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
@@ -25,17 +26,13 @@ from relief.app_keys import LEDGER_SIGNER
 
 routes = Routes("ledger")
 
-MAX_AGE_SECONDS = 30
+KEY_MAX_AGE_SECONDS = 3600  # the bureau's key changes only with its configuration (a restart)
 
 
-def _cached(request: web.Request, model: BaseModel, max_age: int = MAX_AGE_SECONDS) -> web.Response:
-    """Public answers change only with the ledger: an ETag over the body, 304 when it matches."""
+def _answer(model: BaseModel) -> public_cache.Answer:
+    """Public answers change only with the ledger: an ETag over the body."""
     body = model.model_dump_json().encode()
-    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": tag, "Cache-Control": f"public, max-age={max_age}"}
-    if tag in request.headers.get("If-None-Match", ""):
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=body, headers=headers, content_type="application/json")
+    return public_cache.Answer(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
 
 
 @routes.get("/v1/public/ledger-key", public=True, cached=True, response=LedgerKey,
@@ -43,9 +40,12 @@ def _cached(request: web.Request, model: BaseModel, max_age: int = MAX_AGE_SECON
 async def ledger_key(request: web.Request) -> web.Response:
     """The bureau's public key that verifies every signed ledger head."""
     signer = request.app[LEDGER_SIGNER]
-    key = LedgerKey(key_id=signer.key_id, public_key=base64.b64encode(signer.public_raw).decode(),
-                    public_key_pem=signer.public_pem)
-    return _cached(request, key, max_age=3600)
+    key = _answer(LedgerKey(key_id=signer.key_id, public_key=base64.b64encode(signer.public_raw).decode(),
+                            public_key_pem=signer.public_pem))
+    headers = {"ETag": key.etag, "Cache-Control": f"public, max-age={KEY_MAX_AGE_SECONDS}"}
+    if public_cache.matches(request, key.etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=key.body, headers=headers, content_type="application/json")
 
 
 @routes.get("/v1/public/incidents/{id}/ledger", public=True, database=True, cached=True, response=LedgerHead,
@@ -54,12 +54,16 @@ async def ledger_key(request: web.Request) -> web.Response:
 async def ledger_head(request: web.Request) -> web.Response:
     """The incident's ledger head, signed: keep it, and later check that history only grew from it."""
     incident_id = path_id(request)
-    async with pool(request).acquire() as conn:
-        await incidents.require(conn, incident_id)
-        head = await chain.head(conn, incident_id)
-    signed = request.app[LEDGER_SIGNER].sign(head)
-    return _cached(request, LedgerHead(incident_id=incident_id, entries=head.entries, head=head.head, as_of=head.as_of,
-                                       key_id=request.app[LEDGER_SIGNER].key_id, **signed))
+
+    async def make() -> public_cache.Answer:
+        async with pool(request).acquire() as conn:
+            await incidents.require(conn, incident_id)
+            head = await chain.head(conn, incident_id)
+        signed = request.app[LEDGER_SIGNER].sign(head)
+        return _answer(LedgerHead(incident_id=incident_id, entries=head.entries, head=head.head, as_of=head.as_of,
+                                  key_id=request.app[LEDGER_SIGNER].key_id, **signed))
+
+    return await public_cache.cache(request).answer(request, str(incident_id), make)
 
 
 @routes.get("/v1/public/incidents/{id}/ledger/entries", public=True, database=True, cached=True,
@@ -69,12 +73,17 @@ async def ledger_head(request: web.Request) -> web.Response:
 async def ledger_entries(request: web.Request) -> web.Response:
     """The chained entries after a position: recompute each hash from the one before to check the chain."""
     incident_id, params = path_id(request), query(request, LedgerEntriesQuery)
-    async with pool(request).acquire() as conn:
-        await incidents.require(conn, incident_id)
-        rows = await chain.entries(conn, incident_id=incident_id, after=params.after, limit=params.limit + 1)
-    items = [LedgerEntry(position=r["position"], hash=r["hash"], encoding=r["encoding"]) for r in rows[: params.limit]]
-    more = len(rows) > params.limit
-    return _cached(request, LedgerEntries(items=items, next_after=items[-1].position if more else None))
+
+    async def make() -> public_cache.Answer:
+        async with pool(request).acquire() as conn:
+            await incidents.require(conn, incident_id)
+            rows = await chain.entries(conn, incident_id=incident_id, after=params.after, limit=params.limit + 1)
+        items = [LedgerEntry(position=r["position"], hash=r["hash"], encoding=r["encoding"])
+                 for r in rows[: params.limit]]
+        more = len(rows) > params.limit
+        return _answer(LedgerEntries(items=items, next_after=items[-1].position if more else None))
+
+    return await public_cache.cache(request).answer(request, str(incident_id), make)
 
 
 @routes.get("/v1/public/incidents/{id}/receipts/{receipt_no}", public=True, database=True, query=ReceiptQuery,

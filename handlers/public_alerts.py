@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from handlers import proxy
+from handlers import proxy, public_cache
 from handlers.common import path_id, pool
 from handlers.routing import Routes
 from notifications import alert_feed, cap
@@ -20,22 +20,17 @@ from relief.app_keys import SETTINGS
 
 routes = Routes("alerts")
 
-# Short, so that a cancel reaches readers and aggregators within a minute even through caches.
-MAX_AGE_SECONDS = 30
+# Both are served from handlers/public_cache.py, as fresh as a second after a commit (a cancel reaches
+# readers and aggregators within that, even through caches that keep to Cache-Control). Either may change
+# with a commit in any incident (the feed lists them all; a document's Link names its replacement).
 
 
-def _cached(request: web.Request, data: bytes, content_type: str, headers: dict[str, str]) -> web.Response:
-    """An ETag over what is served (body and headers), 304 while the reader's copy matches."""
+def _answer(data: bytes, content_type: str, headers: dict[str, str]) -> public_cache.Answer:
+    """An ETag over what is served (body and headers)."""
     digest = hashlib.sha256(data)
     for name, value in sorted(headers.items()):
         digest.update(f"\n{name}: {value}".encode())
-    tag = '"' + digest.hexdigest()[:32] + '"'
-    headers = {**headers, "ETag": tag, "Cache-Control": f"public, max-age={MAX_AGE_SECONDS}"}
-    sent = request.headers.get("If-None-Match", "")
-    # Tags only, as every cached route here: "*" (any copy at all) would make a first read 304.
-    if tag in (t.strip().removeprefix("W/") for t in sent.split(",")):
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=data, content_type=content_type, charset="utf-8", headers=headers)
+    return public_cache.Answer(data, '"' + digest.hexdigest()[:32] + '"', content_type, "utf-8", headers)
 
 
 def _absolute(request: web.Request, path: str) -> str:
@@ -50,13 +45,18 @@ def _absolute(request: web.Request, path: str) -> str:
 async def alerts_feed(request: web.Request) -> web.Response:
     """Actual alerts neither updated nor cancelled, in open incidents, newest first (Atom, RFC 4287)."""
     settings = request.app[SETTINGS]
-    async with pool(request).acquire() as conn:
-        async with conn.transaction(readonly=True, isolation="repeatable_read"):  # one moment for both reads
-            current = await alerts.current_public(conn)
-            changed_at = await alerts.public_changed_at(conn)
-    data = alert_feed.render(current, sender=settings.cap_sender, changed_at=changed_at,
-                             zone=ZoneInfo(settings.timezone), link=lambda path: _absolute(request, path))
-    return _cached(request, data, alert_feed.MEDIA_TYPE, {})
+
+    async def make() -> public_cache.Answer:
+        async with pool(request).acquire() as conn:
+            async with conn.transaction(readonly=True, isolation="repeatable_read"):  # one moment for both reads
+                current = await alerts.current_public(conn)
+                changed_at = await alerts.public_changed_at(conn)
+        data = alert_feed.render(current, sender=settings.cap_sender, changed_at=changed_at,
+                                 zone=ZoneInfo(settings.timezone), link=lambda path: _absolute(request, path))
+        return _answer(data, alert_feed.MEDIA_TYPE, {})
+
+    # The links are absolute, made from where the request reached us: one copy per such address.
+    return await public_cache.cache(request).answer(request, public_cache.ANY, make, vary=_absolute(request, "/"))
 
 
 @routes.get("/v1/public/alerts/{id}.cap", public=True, database=True, cached=True, response=None,
@@ -68,12 +68,16 @@ async def public_alert_cap(request: web.Request) -> web.Response:
     """An alert's CAP 1.2 document, also once updated, cancelled or its incident closed: a message once
     in the feed stays readable, and its Link header names what replaced it."""
     alert_id = path_id(request)
-    async with pool(request).acquire() as conn:
-        alert = await alerts.require(conn, alert_id)
-        referenced = await alerts.get(conn, alert_id=alert.references) if alert.references else None
-        latest = await alerts.latest_version(conn, alert_id=alert_id)
-    data = cap.render(alert, zone=ZoneInfo(request.app[SETTINGS].timezone), referenced=referenced)
-    headers = {}
-    if latest is not None:
-        headers["Link"] = f'<{_absolute(request, f"/v1/public/alerts/{latest}.cap")}>; rel="latest-version"'
-    return _cached(request, data, cap.MEDIA_TYPE, headers)
+
+    async def make() -> public_cache.Answer:
+        async with pool(request).acquire() as conn:
+            alert = await alerts.require(conn, alert_id)
+            referenced = await alerts.get(conn, alert_id=alert.references) if alert.references else None
+            latest = await alerts.latest_version(conn, alert_id=alert_id)
+        data = cap.render(alert, zone=ZoneInfo(request.app[SETTINGS].timezone), referenced=referenced)
+        headers = {}
+        if latest is not None:
+            headers["Link"] = f'<{_absolute(request, f"/v1/public/alerts/{latest}.cap")}>; rel="latest-version"'
+        return _answer(data, cap.MEDIA_TYPE, headers)
+
+    return await public_cache.cache(request).answer(request, public_cache.ANY, make, vary=_absolute(request, "/"))

@@ -14,6 +14,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
+from handlers import public_cache
 from handlers.common import body, created, idempotent, path_id, pool, principal, query, respond
 from handlers.problems import HttpProblem
 from handlers.routing import Routes
@@ -54,18 +55,25 @@ class PageQuery(Input):
     lang: Literal["zh", "en"] = Field(default="zh", description="The page's language")
 
 
-def _frozen(request: web.Request, data: bytes, content_type: str, *, private: bool,
-            filename: str | None = None) -> web.Response:
-    tag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-    # The public versions are made at each request from the frozen report: cached briefly, so that a
-    # correction of what the public version shows reaches every reader within the hour.
-    headers = {"ETag": tag, "Cache-Control": ("private, " + FROZEN) if private else "public, max-age=3600"}
+def _tag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+def _frozen(request: web.Request, data: bytes, content_type: str, *, filename: str | None = None) -> web.Response:
+    """The bureau's own copy of a report: the same bytes for good, kept by the reader's browser only."""
+    tag = _tag(data)
+    headers = {"ETag": tag, "Cache-Control": "private, " + FROZEN}
     if filename:
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     if _matches(request, tag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=data, headers=headers, content_type=content_type.partition(";")[0],
                         charset="utf-8" if content_type.startswith("text/") else None)
+
+
+def _public(data: bytes, content_type: str) -> public_cache.Answer:
+    """A public version, made from the frozen report, served from handlers/public_cache.py."""
+    return public_cache.Answer(data, _tag(data), content_type, "utf-8" if content_type.startswith("text/") else None)
 
 
 def _matches(request: web.Request, tag: str) -> bool:
@@ -163,7 +171,7 @@ async def sitrep_page(request: web.Request) -> web.Response:
     principal(request).require(Role.viewer)
     params = query(request, PageQuery)
     sitrep = await _stored(request)
-    return _frozen(request, sitrep_pages.html(sitrep, params.lang).encode(), "text/html", private=True)
+    return _frozen(request, sitrep_pages.html(sitrep, params.lang).encode(), "text/html")
 
 
 @routes.get("/v1/sitreps/{id}.csv", response=None, content_type="text/csv", roles=STAFF, errors=(403, 404), cached=True,
@@ -173,7 +181,7 @@ async def sitrep_csv(request: web.Request) -> web.Response:
     principal(request).require(Role.viewer)
     sitrep = await _stored(request)
     name = f"{sitrep.figures.incident.code}-sitrep-{sitrep.number}.csv"
-    return _frozen(request, sitrep_pages.csv(sitrep).encode(), "text/csv", private=True, filename=name)
+    return _frozen(request, sitrep_pages.csv(sitrep).encode(), "text/csv", filename=name)
 
 
 @routes.get("/v1/sitreps/{id}", response=Sitrep, roles=STAFF, errors=(403, 404), cached=True,
@@ -181,7 +189,7 @@ async def sitrep_csv(request: web.Request) -> web.Response:
 async def get_sitrep(request: web.Request) -> web.Response:
     """The report's JSON as stored at issue: the same bytes every time."""
     principal(request).require(Role.viewer)
-    return _frozen(request, (await _document(request)).encode(), "application/json", private=True)
+    return _frozen(request, (await _document(request)).encode(), "application/json")
 
 
 async def _public_document(request: web.Request) -> dict:  # type: ignore[type-arg]
@@ -194,16 +202,25 @@ async def _public_document(request: web.Request) -> dict:  # type: ignore[type-a
 async def public_sitrep_page(request: web.Request) -> web.Response:
     """The public version as a page: no narrative, no issuer, no contacts."""
     params = query(request, PageQuery)
-    report = PublicSitrep.model_validate(await _public_document(request))
-    return _frozen(request, sitrep_pages.public_html(report, params.lang).encode(), "text/html", private=False)
+
+    async def make() -> public_cache.Answer:
+        report = PublicSitrep.model_validate(await _public_document(request))
+        return _public(sitrep_pages.public_html(report, params.lang).encode(), "text/html")
+
+    # An issued report never changes, nor then its public version: no commit invalidates it.
+    return await public_cache.cache(request).answer(request, public_cache.FROZEN, make)
 
 
 @routes.get("/v1/public/sitreps/{id}", public=True, database=True, cached=True, response=PublicSitrep,
             errors=(404,), summary="A report's public version: aggregates only, no narrative, issuer or contacts")
 async def public_sitrep(request: web.Request) -> web.Response:
     """The public version of a report."""
-    report = PublicSitrep.model_validate(await _public_document(request))
-    return _frozen(request, report.model_dump_json().encode(), "application/json", private=False)
+
+    async def make() -> public_cache.Answer:
+        report = PublicSitrep.model_validate(await _public_document(request))
+        return _public(report.model_dump_json().encode(), "application/json")
+
+    return await public_cache.cache(request).answer(request, public_cache.FROZEN, make)
 
 
 @routes.get("/v1/public/incidents/{id}/sitreps", public=True, database=True, cached=True,
@@ -213,18 +230,17 @@ async def public_sitreps(request: web.Request) -> web.Response:
     """The reports' public references, newest first; `shown` is the report the transparency page takes
     its figures from: the latest verified one, else the latest, marked provisional."""
     incident_id = path_id(request)
-    async with pool(request).acquire() as conn:
-        await incidents.require(conn, incident_id)
-        items = await sitreps.list_sitreps(conn, incident_id=incident_id)
-        shown = await sitreps.latest_public(conn, incident_id=incident_id)
-    result = PublicSitrepList(
-        items=[PublicSitrepRef(id=i.id, number=i.number, kind=i.kind, issued_at=i.issued_at) for i in items],
-        shown=PublicSitrep.model_validate(public_version(json.loads(shown[0]))) if shown else None,
-        provisional=shown[1] if shown else None,
-    )
-    body_bytes = result.model_dump_json().encode()
-    tag = '"' + hashlib.sha256(body_bytes).hexdigest()[:32] + '"'
-    headers = {"ETag": tag, "Cache-Control": "public, max-age=30"}
-    if _matches(request, tag):
-        return web.Response(status=304, headers=headers)
-    return web.Response(body=body_bytes, headers=headers, content_type="application/json")
+
+    async def make() -> public_cache.Answer:
+        async with pool(request).acquire() as conn:
+            await incidents.require(conn, incident_id)
+            items = await sitreps.list_sitreps(conn, incident_id=incident_id)
+            shown = await sitreps.latest_public(conn, incident_id=incident_id)
+        result = PublicSitrepList(
+            items=[PublicSitrepRef(id=i.id, number=i.number, kind=i.kind, issued_at=i.issued_at) for i in items],
+            shown=PublicSitrep.model_validate(public_version(json.loads(shown[0]))) if shown else None,
+            provisional=shown[1] if shown else None,
+        )
+        return _public(result.model_dump_json().encode(), "application/json")
+
+    return await public_cache.cache(request).answer(request, str(incident_id), make)

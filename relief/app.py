@@ -28,7 +28,7 @@ from handlers import keys as keys_handlers
 from handlers import metrics as metrics_handlers
 from handlers import notifications as notifications_handlers
 from handlers import offers as offers_handlers
-from handlers import openapi, proxy
+from handlers import openapi, proxy, public_cache
 from handlers import organizations as organizations_handlers
 from handlers import pledges as pledges_handlers
 from handlers import public_alerts as public_alerts_handlers
@@ -241,6 +241,7 @@ def create_app(settings: Settings, *, database_url: str) -> web.Application:
     sitreps_handlers.setup(app)
     console_handlers.setup(app)
     stream_handlers.setup(app, database_url)
+    public_cache.setup(app, app[stream_handlers.HUB], max_age=settings.public_max_age)
     table = operations()
     routes: dict[web.AbstractRoute, Operation] = {}
     for op in table:

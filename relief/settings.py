@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a request body may take to arrive; then 408 and the connection closes"
     )
+    public_max_age: int = Field(default=1, ge=0, le=1, description="Seconds the public answers may be kept: "
+                                "their Cache-Control max-age, and the cache's lifetime while not listening")
     pledge_coalesce: bool = Field(default=True, description="Apply concurrent pledges on one call in one "
                                   "transaction (relief/pledge_batches.py); false: one transaction per pledge")
     imports_in_process: bool = Field(default=True, description="Run queued imports in this process (every replica "
