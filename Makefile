@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test screenshots lint clean bench-pledges bench-exports bench-fanout bench-field bench-imports bench-summary
+.PHONY: run test screenshots lint clean bench-pledges bench-exports bench-fanout bench-field bench-imports bench-summary bench-public bench-stream
 
 $(BIN)/relief: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ bench-imports: $(BIN)/relief
 
 bench-summary: $(BIN)/relief
 	$(BIN)/python bench/summary.py $(BENCH_ARGS)
+
+bench-public: $(BIN)/relief
+	$(BIN)/python bench/public.py $(BENCH_ARGS)
+
+bench-stream: $(BIN)/relief
+	$(BIN)/python bench/stream.py $(BENCH_ARGS)
 
 lint: $(BIN)/relief
 	$(BIN)/ruff check .

@@ -88,13 +88,14 @@ async def get_movement(request: web.Request) -> web.Response:
 @routes.post("/v1/stock-movements/{id}/receive", body=StockReceive, response=StockMovement, status=201,
              roles=DISPATCHERS, errors=REFUSALS)
 async def receive_transfer(request: web.Request) -> web.Response:
-    """Record a transfer's arrival (an entry of its own); what did not arrive is lost, with a reason."""
+    """Record a transfer's arrival (an entry of its own), when it arrived (default: now); what did not arrive is
+    lost, with a reason."""
     caller, transfer_id = principal(request), path_id(request)
     caller.require(Role.dispatcher)
     data = await body(request, StockReceive)
     async with pool(request).acquire() as conn:
         arrival = await stock.receive(conn, actor=caller, transfer_id=transfer_id, quantity=data.quantity,
-                                      reason=data.reason)
+                                      reason=data.reason, moved_at=data.moved_at)
     return respond(arrival, status=201, headers={"Location": f"/v1/stock-movements/{arrival.id}"})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -48,6 +48,17 @@ def _not_a_number(value: Any) -> Any:
 
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_storable)]
+
+# A domain time (when goods moved, when money was paid out) may run a little ahead of the server's clock
+# (a phone's, a laptop's), never further.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def not_ahead(value: datetime | None, message: str) -> datetime | None:
+    """The time as given, unless it is more than CLOCK_SKEW ahead of now (ValueError with `message`)."""
+    if value is not None and value > datetime.now(UTC) + CLOCK_SKEW:
+        raise ValueError(message)
+    return value
 
 
 def _json_number(value: Any) -> Any:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema, field_validator, model_validator
 
 from models.amounts import Amount, Counter, Currency, whole
 from models.codes import Region, region_prefix
-from models.common import Input, ListQuery, Output, Timestamp
+from models.common import Input, ListQuery, Output, Timestamp, not_ahead
 from models.pledges import Note
 
 
@@ -99,6 +100,16 @@ class DisbursementCreate(Input):
         "disbursement's region); null or absent: unearmarked money",
     )
     note: Note = ""
+    disbursed_at: Timestamp | None = Field(
+        default=None,
+        description="When the money was paid out, as its voucher says, if that was earlier than now (a payment "
+        "recorded after the fact); absent: when it is approved. At most 5 minutes in the future",
+    )
+
+    @field_validator("disbursed_at")
+    @classmethod
+    def _not_ahead(cls, value: datetime | None) -> datetime | None:
+        return not_ahead(value, "money cannot be paid out later than now (5 minutes of clock skew allowed)")
 
 
 class DisbursementDecision(Input):
@@ -136,6 +147,11 @@ class Disbursement(Output):
     reversed_by: UUID | None = None
     note: str
     version: int
+    disbursed_at: Timestamp = Field(
+        description="When the money was paid out: the time the proposal gave, else the approval's (until it is "
+        "decided, a proposal without one reads its proposal time; a reversal: when it was recorded). The list's "
+        "order and the hash chain follow created_at, the recording time"
+    )
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
@@ -11,11 +12,16 @@ from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field
 from models.amounts import Counter, NonNegative, Quantity
 from models.calls import Item, Unit
 from models.codes import Region
-from models.common import Input, ListQuery, Output, Timestamp
+from models.common import Input, ListQuery, Output, Timestamp, not_ahead
 from models.pledges import Note
 from models.residents import HouseholdId, People
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+AHEAD = "goods cannot move later than now (5 minutes of clock skew allowed)"
+
+
+def _moved_at(value: datetime | None) -> datetime | None:
+    return not_ahead(value, AHEAD)
 
 
 class LocationRef(Input):
@@ -76,6 +82,13 @@ class _MovementCreate(Input):
     quantity: Quantity
     from_: LocationRef = Field(alias="from", description="Where the goods leave from")
     note: Note = ""
+    moved_at: Timestamp | None = Field(
+        default=None,
+        description="When the goods left (a transfer), were handed out or written off, if earlier than now; absent: "
+        "the recording time (created_at). At most 5 minutes in the future",
+    )
+
+    _moved = field_validator("moved_at")(_moved_at)
 
 
 class TransferCreate(_MovementCreate):
@@ -111,6 +124,13 @@ StockMovementCreate = Annotated[TransferCreate | DistributionCreate | WriteOffCr
 class StockReceive(Input):
     quantity: NonNegative = Field(description="What arrived, ≤ what was sent; the rest is recorded as lost")
     reason: Reason | None = Field(default=None, description="Why some did not arrive: required when any is lost")
+    moved_at: Timestamp | None = Field(
+        default=None,
+        description="When it arrived, if earlier than now (not before the transfer left); absent: the recording "
+        "time. At most 5 minutes in the future",
+    )
+
+    _moved = field_validator("moved_at")(_moved_at)
 
 
 class StockReverse(Input):
@@ -157,6 +177,10 @@ class StockMovement(Output):
     reason: str | None
     note: str
     version: int = Field(default=1, description="Always 1: stock movements never change (a reversal is a new entry)")
+    moved_at: Timestamp = Field(
+        description="When the goods moved: left (a transfer), arrived, were handed out or written off (a reversal: "
+        "when it was recorded); the log's order and its hash chain follow created_at, the recording time"
+    )
     created_at: Timestamp
 
 

@@ -166,8 +166,8 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes, sender: str) -> UUI
     for serial, (slug, spec) in enumerate(ORGANIZATIONS.items(), 1):
         orgs[slug] = await _organization(conn, _organization_body(slug, spec, serial), approve=True)
         names[slug] = spec[0]
-    await _organization(conn, _organization_body("pending", PENDING_ORGANIZATION, len(ORGANIZATIONS) + 1),
-                        approve=False)
+    pending = await _organization(conn, _organization_body("pending", PENDING_ORGANIZATION, len(ORGANIZATIONS) + 1),
+                                  approve=False)
     _progress(f"incident {INCIDENT_CODE} and {len(orgs) + 1} organizations ({len(orgs)} approved, 1 awaiting "
               "approval)")
 
@@ -235,7 +235,7 @@ async def _scenario(conn: asyncpg.Connection, secret: bytes, sender: str) -> UUI
     _progress(f"situation report {update.number} (续报), {len(update.figures.changes)} figures changed")
     await demo_use.finish(conn, staff)
     _progress(f"{movements} stock movements and {payments} disbursements")
-    await demo_dates.apply(conn, incident_id=incident_id, organization_ids=[*orgs.values()])
+    await demo_dates.apply(conn, incident_id=incident_id, organization_ids=[*orgs.values(), pending])
     delivered, failed = await demo_webhooks.record(conn, incident_id=incident_id, secret=secret,
                                                    organization_id=orgs[DEMO_ORGANIZATION],
                                                    name=names[DEMO_ORGANIZATION])

@@ -12,8 +12,9 @@ What stays at load time, and why:
 - the ledger's rows (donations, stock movements, disbursements): their created_at is part of each
   entry's hash in the signed chain (relief/chain.py), whose entries the database refuses to change;
   moving them would make `relief verify-ledger` fail, which is what it is for. Their story time is in
-  their receipt and voucher numbers, and a donation's in its received_at (not hashed), which the load
-  passes from the scenario (relief/demo_data.py);
+  their receipt and voucher numbers and in their domain times, which are not hashed and which the load
+  passes from the scenario: a donation's received_at (relief/demo_data.py), a stock movement's moved_at
+  and a disbursement's disbursed_at (relief/demo_use.py);
 - the field (rosters, check-ins, tasks' start): who is on site *now*, and the overdue alarm, are
   relative to the moment of loading by design (relief/demo_field.py);
 - impact figures and situation reports carry their 2023 `as_of` and issue times already.
@@ -107,6 +108,9 @@ async def apply(conn: asyncpg.Connection, *, incident_id: UUID, organization_ids
     # The state times and updated_at follow from the new created_at.
     await conn.execute("update calls set published_at = created_at + interval '5 minutes' "
                        "where incident_id = $1 and published_at is not null", incident_id)
+    # A call closed, fulfilled or cancelled in the story was so when it last changed (its updated_at, below).
+    await conn.execute(f"update calls set closed_at = created_at + {STEP} "
+                       "where incident_id = $1 and closed_at is not null", incident_id)
     for table in ("calls", "shelters", "sites", "pledges", "offers", "residents", "alert_acks", "tasks"):
         await conn.execute(f"update {table} set updated_at = created_at + {STEP} where "
                            + ("alert_id in (select id from alerts where incident_id = $1)" if table == "alert_acks"

@@ -7,13 +7,15 @@ nothing is moved beyond what is on hand or paid beyond a fund's balance (the use
 
 Two bureau dispatchers do this work, because disbursements need four eyes: one proposes, the other
 decides. Their keys are made for the load and revoked when it ends (nobody holds their secrets); what
-they did stays attributed to them. Stock movements and disbursements take no time of their own from
-the API, so theirs is the moment of loading, not the July–August 2023 of the scenario.
+they did stays attributed to them. Stock movements and disbursements carry the scenario's July–August
+2023 in their moved_at and disbursed_at (their created_at, in the ledger's signed chain, is the moment
+of loading).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -27,6 +29,7 @@ from models.sites import SiteCreate
 from models.stock import Minimum, StockMovementCreate
 from relief import disbursements, keys, sites, stock, stock_levels
 from relief.auth import SYSTEM, Principal
+from relief.demo_dates import beijing
 
 _MOVEMENT = TypeAdapter(StockMovementCreate)
 
@@ -42,63 +45,69 @@ SITES: dict[str, tuple[str, str, str, float, float, str, str]] = {
 
 
 # --- the movements, in order (places: a site or shelter slug, or "intake") --------------------------------
+# Each says when it happened in the story (Beijing time, as beijing() takes it: month, day, hour, minute),
+# after the goods it moves were received there (relief/demo_data.py); the load passes it as moved_at.
 
 
-def transfer(item: str, unit: str, quantity: str, origin: str, to: str, arrived: str | None = "all",
-             reason: str | None = None) -> dict[str, Any]:
+def transfer(item: str, unit: str, quantity: str, origin: str, to: str, left: tuple, arrives: tuple | None,
+             arrived: str | None = "all", reason: str | None = None) -> dict[str, Any]:
     """A transfer and its arrival: all of it (the default), part (the rest lost, with a reason), or None yet."""
     return {"step": "transfer", "item": item, "unit": unit, "quantity": quantity, "from": origin, "to": to,
-            "arrived": quantity if arrived == "all" else arrived, "reason": reason}
+            "arrived": quantity if arrived == "all" else arrived, "reason": reason, "moved_at": beijing(*left),
+            "arrived_at": beijing(*arrives) if arrives else None}
 
 
-def hand_out(item: str, unit: str, quantity: str, origin: str, to: tuple, note: str = "") -> dict[str, Any]:
+def hand_out(item: str, unit: str, quantity: str, origin: str, to: tuple, at: tuple, note: str = "") -> dict[str, Any]:
     """A distribution: to ("residents", shelter), ("household", household id) or ("group", people, region)."""
     return {"step": "distribution", "item": item, "unit": unit, "quantity": quantity, "from": origin, "to": to,
-            "note": note}
+            "note": note, "moved_at": beijing(*at)}
 
 
-def write_off(item: str, unit: str, quantity: str, origin: str, reason: str, note: str) -> dict[str, Any]:
+def write_off(item: str, unit: str, quantity: str, origin: str, reason: str, note: str, at: tuple) -> dict[str, Any]:
     return {"step": "write_off", "item": item, "unit": unit, "quantity": quantity, "from": origin,
-            "reason": reason, "note": note}
+            "reason": reason, "note": note, "moved_at": beijing(*at)}
 
 
 def minimum(place: str, item: str, unit: str, value: str) -> dict[str, Any]:
     return {"step": "minimum", "place": place, "item": item, "unit": unit, "minimum": value}
 
 
-# What the goods received (relief/demo_data.py says where) did next.
+# What the goods received (relief/demo_data.py says where and when) did next.
 STOCK: list[dict[str, Any]] = [
-    transfer("drinking_water", "box", "1200", "wz_depot", "wz_linhu"),
-    transfer("drinking_water", "box", "800", "wz_depot", "snd_tongan"),
-    transfer("drinking_water", "box", "600", "intake", "xc_wangting"),
-    transfer("drinking_water", "box", "500", "intake", "ks_jinxi", arrived="480",
+    transfer("drinking_water", "box", "1200", "wz_depot", "wz_linhu", (7, 29, 19), (7, 29, 20, 30)),
+    transfer("drinking_water", "box", "800", "wz_depot", "snd_tongan", (7, 30, 7, 30), (7, 30, 9, 40)),
+    transfer("drinking_water", "box", "600", "intake", "xc_wangting", (7, 30, 16), (7, 30, 17, 30)),
+    transfer("drinking_water", "box", "500", "intake", "ks_jinxi", (7, 30, 15), (7, 30, 17, 40), arrived="480",
              reason="途经锦溪镇积水路段车辆涉水，20箱包装破损渗漏，现场清点后报损"),
-    transfer("instant_food", "box", "600", "wz_depot", "wz_linhu"),
-    transfer("instant_food", "box", "400", "wz_depot", "xc_point"),
-    transfer("folding_bed", "piece", "150", "gs_depot", "gs_canglang"),
-    transfer("folding_bed", "piece", "300", "gs_depot", "ks_jinxi"),
-    transfer("quilt", "piece", "400", "gs_depot", "gs_canglang"),
-    transfer("quilt", "piece", "300", "gs_depot", "tc_liuhe"),
-    transfer("quilt", "piece", "200", "gs_depot", "snd_tongan", arrived=None),  # still on the road
-    transfer("generator", "piece", "4", "intake", "ks_jinxi"),
+    transfer("instant_food", "box", "600", "wz_depot", "wz_linhu", (7, 29, 22), (7, 29, 23)),
+    transfer("instant_food", "box", "400", "wz_depot", "xc_point", (7, 30, 7), (7, 30, 9)),
+    transfer("folding_bed", "piece", "150", "gs_depot", "gs_canglang", (7, 30, 21), (7, 30, 22)),
+    transfer("folding_bed", "piece", "300", "gs_depot", "ks_jinxi", (7, 31, 7, 30), (7, 31, 10, 30)),
+    transfer("quilt", "piece", "400", "gs_depot", "gs_canglang", (7, 31, 10), (7, 31, 11)),
+    transfer("quilt", "piece", "300", "gs_depot", "tc_liuhe", (7, 31, 10, 30), (7, 31, 13)),
+    transfer("quilt", "piece", "200", "gs_depot", "snd_tongan", (8, 2, 15), None, arrived=None),  # still on the road
+    transfer("generator", "piece", "4", "intake", "ks_jinxi", (7, 29, 17, 30), (7, 29, 20)),
     # 临湖 should keep at least 300 boxes of water; the second day's hand-out takes it below (stock.low).
     minimum("wz_linhu", "drinking_water", "box", "300"),
-    hand_out("drinking_water", "box", "700", "wz_linhu", ("residents", "wz_linhu"), "7月29日首日发放"),
-    hand_out("drinking_water", "box", "250", "wz_linhu", ("residents", "wz_linhu"), "7月31日补充发放"),
-    hand_out("drinking_water", "box", "500", "snd_tongan", ("residents", "snd_tongan")),
-    hand_out("drinking_water", "box", "400", "xc_wangting", ("residents", "xc_wangting")),
-    hand_out("drinking_water", "box", "400", "ks_jinxi", ("residents", "ks_jinxi")),
-    hand_out("instant_food", "box", "500", "wz_linhu", ("residents", "wz_linhu")),
-    hand_out("instant_food", "box", "350", "xc_point", ("group", 1050, "320507"), "望亭镇投亲靠友群众到点领取"),
-    hand_out("instant_food", "box", "2", "wz_depot", ("household", "DEMO-320506-0014"), "独居老人，社区网格员送达"),
-    hand_out("raincoat", "piece", "800", "xc_point", ("group", 800, "320507"), "沿河巡查人员和返家清淤群众"),
-    hand_out("folding_bed", "piece", "140", "gs_canglang", ("residents", "gs_canglang")),
-    hand_out("folding_bed", "piece", "280", "ks_jinxi", ("residents", "ks_jinxi")),
-    hand_out("quilt", "piece", "150", "gs_canglang", ("residents", "gs_canglang")),
-    hand_out("quilt", "piece", "110", "tc_liuhe", ("residents", "tc_liuhe")),
-    write_off("drinking_water", "box", "30", "intake", "damaged", "接收点露天堆放被雨水浸泡"),
-    write_off("instant_food", "box", "40", "wz_depot", "expired", "临期批次过保质期，按规定销毁"),
-    write_off("sandbag", "piece", "200", "wz_depot", "damaged", "搬运中破袋"),
+    hand_out("drinking_water", "box", "700", "wz_linhu", ("residents", "wz_linhu"), (7, 29, 21), "7月29日首日发放"),
+    hand_out("drinking_water", "box", "250", "wz_linhu", ("residents", "wz_linhu"), (7, 31, 8), "7月31日补充发放"),
+    hand_out("drinking_water", "box", "500", "snd_tongan", ("residents", "snd_tongan"), (7, 30, 11)),
+    hand_out("drinking_water", "box", "400", "xc_wangting", ("residents", "xc_wangting"), (7, 30, 18)),
+    hand_out("drinking_water", "box", "400", "ks_jinxi", ("residents", "ks_jinxi"), (7, 30, 19)),
+    hand_out("instant_food", "box", "500", "wz_linhu", ("residents", "wz_linhu"), (7, 30, 7, 30)),
+    hand_out("instant_food", "box", "350", "xc_point", ("group", 1050, "320507"), (7, 30, 10),
+             "望亭镇投亲靠友群众到点领取"),
+    hand_out("instant_food", "box", "2", "wz_depot", ("household", "DEMO-320506-0014"), (7, 30, 15),
+             "独居老人，社区网格员送达"),
+    hand_out("raincoat", "piece", "800", "xc_point", ("group", 800, "320507"), (7, 29, 10, 30),
+             "沿河巡查人员和返家清淤群众"),
+    hand_out("folding_bed", "piece", "140", "gs_canglang", ("residents", "gs_canglang"), (7, 30, 22, 30)),
+    hand_out("folding_bed", "piece", "280", "ks_jinxi", ("residents", "ks_jinxi"), (7, 31, 11)),
+    hand_out("quilt", "piece", "150", "gs_canglang", ("residents", "gs_canglang"), (7, 31, 11, 30)),
+    hand_out("quilt", "piece", "110", "tc_liuhe", ("residents", "tc_liuhe"), (7, 31, 14)),
+    write_off("drinking_water", "box", "30", "intake", "damaged", "接收点露天堆放被雨水浸泡", (7, 30, 20)),
+    write_off("instant_food", "box", "40", "wz_depot", "expired", "临期批次过保质期，按规定销毁", (8, 1, 10)),
+    write_off("sandbag", "piece", "200", "wz_depot", "damaged", "搬运中破袋", (7, 29, 8)),
 ]
 
 # Money paid out: (voucher, amount, purpose, recipient, region, earmark drawn or None, decision, note).
@@ -187,7 +196,8 @@ async def _stock(conn: asyncpg.Connection, actor: Principal, incident_id: UUID, 
                 minimums=[Minimum(item=step["item"], unit=step["unit"], minimum=step["minimum"])])
             continue
         body: dict[str, Any] = {"kind": kind, "item": step["item"], "unit": step["unit"],
-                                "quantity": step["quantity"], "from": places[step["from"]]}
+                                "quantity": step["quantity"], "from": places[step["from"]],
+                                "moved_at": step["moved_at"]}
         if kind == "transfer":
             body["to"] = places[step["to"]]
         elif kind == "distribution":
@@ -197,12 +207,21 @@ async def _stock(conn: asyncpg.Connection, actor: Principal, incident_id: UUID, 
         movement = await stock.create(conn, actor=actor, incident_id=incident_id, data=_MOVEMENT.validate_python(body))
         if kind == "transfer" and step["arrived"] is not None:
             await stock.receive(conn, actor=actor, transfer_id=movement.id, quantity=Decimal(step["arrived"]),
-                                reason=step["reason"])
+                                reason=step["reason"], moved_at=step["arrived_at"])
+
+
+def disbursed_at(voucher: str, earlier_that_day: int) -> datetime:
+    """When a voucher (SZMZ-2023-MMDD-NNN) was paid in the story: on its date, from 10:00, three hours apart."""
+    month, day = int(voucher[10:12]), int(voucher[12:14])
+    return beijing(month, day, 10 + 3 * earlier_that_day)
 
 
 async def _money(conn: asyncpg.Connection, staff: Bureau, incident_id: UUID, orgs: dict[str, UUID],
                  shelter_ids: dict[str, UUID]) -> None:
+    days: dict[str, int] = {}
     for voucher, amount, purpose, (to, whom), region, fund, decision, note in DISBURSEMENTS:
+        day = voucher[:14]
+        days[day] = days.get(day, -1) + 1
         recipient: dict[str, Any]
         if to == "households":
             recipient = {"households": whom, "region": region}
@@ -214,7 +233,8 @@ async def _money(conn: asyncpg.Connection, staff: Bureau, incident_id: UUID, org
                                                data=DisbursementCreate.model_validate({
                                                    "amount": amount, "purpose": purpose, "recipient": recipient,
                                                    "region": region, "voucher_no": voucher, "fund": fund,
-                                                   "note": note}))
+                                                   "note": note,
+                                                   "disbursed_at": disbursed_at(voucher, days[day])}))
         if decision is not None:
             rejected = decision != "approve"
             await disbursements.decide(conn, actor=staff.approver, disbursement_id=proposed.id, approve=not rejected,

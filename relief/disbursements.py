@@ -48,7 +48,7 @@ def to_model(row: asyncpg.Record | dict[str, Any]) -> Disbursement:
     return Disbursement(
         **{k: row[k] for k in ("id", "incident_id", "amount", "currency", "purpose", "region", "voucher_no", "status",
                                "proposed_by", "decided_by", "decided_at", "reason", "reverses", "reversed_by", "note",
-                               "version", "created_at", "updated_at")},
+                               "version", "disbursed_at", "created_at", "updated_at")},
         entry="reversal" if row["reverses"] else "payment",
         fund=EarmarkView(purpose=row["fund_purpose"], region=row["fund_region"] or None) if row["fund_purpose"]
         else None,
@@ -155,14 +155,16 @@ async def propose(conn: asyncpg.Connection, *, actor: Principal, incident_id: UU
                 with d as (
                     insert into disbursements (incident_id, amount, currency, purpose, fund_purpose, fund_region,
                                                recipient_organization_id, recipient_shelter_id, recipient_resident_id,
-                                               recipient_households, region, voucher_no, proposed_by, note)
-                    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                               recipient_households, region, voucher_no, proposed_by, note,
+                                               disbursed_at)
+                    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, coalesce($15, now()))
                     returning *
                 )
                 {WRITTEN}
                 """,
                 incident_id, data.amount, data.currency, data.purpose, fund_purpose, fund_region, r.organization_id,
                 r.shelter_id, r.resident_id, r.households, region, data.voucher_no, key_id, data.note,
+                data.disbursed_at,
             )
         except asyncpg.UniqueViolationError:
             raise Conflict(f"voucher {data.voucher_no} is already in this incident's disbursements",
@@ -195,12 +197,16 @@ async def decide(conn: asyncpg.Connection, *, actor: Principal, disbursement_id:
                                state=before.status)
         if approve:
             await funds.draw(conn, _fund(before), before.amount)  # 409 with `available` when it holds less
+        # A proposal that gave no disbursed_at holds its proposal time there (created_at, to the microsecond:
+        # both are the proposing transaction's now()); approving it pays it now.
         row = await conn.fetchrow(
             f"""
             with d as (
                 update disbursements
                    set status = $2, decided_by = $3, decided_at = now(), reason = $4, version = version + 1,
-                       updated_at = now()
+                       updated_at = now(),
+                       disbursed_at = case when $2 = 'approved' and disbursed_at = created_at then now()
+                                           else disbursed_at end
                  where id = $1
                 returning *
             )

@@ -245,6 +245,7 @@ STOCK_MOVEMENT_COLUMNS = (
     ("People reached", "#reached"),
     ("Region", "#adm3+code"),
     ("Reason", "#meta+reason"),
+    ("Moved at", "#date+moved"),
     ("Recorded at", "#date+reported"),
 )
 
@@ -255,7 +256,7 @@ async def stock_movement_rows(conn: asyncpg.Connection, incident_id: UUID) -> As
     query = """
         select m.id, m.kind, m.reverses, m.transfer_id, m.item, m.quantity, m.unit,
                coalesce(fs.name, fh.name) as from_name, coalesce(ts.name, th.name) as to_name,
-               m.lost, m.recipient_kind, m.people_reached, m.region, m.reason, m.created_at
+               m.lost, m.recipient_kind, m.people_reached, m.region, m.reason, m.moved_at, m.created_at
           from stock_movements m
           left join sites fs on fs.id = m.from_site_id left join shelters fh on fh.id = m.from_shelter_id
           left join sites ts on ts.id = m.to_site_id left join shelters th on th.id = m.to_shelter_id
@@ -267,7 +268,7 @@ async def stock_movement_rows(conn: asyncpg.Connection, incident_id: UUID) -> As
             yield [cell(v) for v in (
                 r["id"], r["kind"], r["reverses"], r["transfer_id"], r["item"], r["quantity"], r["unit"],
                 r["from_name"], r["to_name"], r["lost"] or None, r["recipient_kind"], r["people_reached"],
-                r["region"], r["reason"], r["created_at"],
+                r["region"], r["reason"], r["moved_at"], r["created_at"],
             )]
 
 
@@ -286,6 +287,7 @@ DISBURSEMENT_COLUMNS = (
     ("Households", "#affected+hh"),
     ("Region", "#adm3+code"),
     ("Voucher", "#meta+voucher"),
+    ("Disbursed at", "#date+disbursed"),
     ("Proposed at", "#date+reported"),
     ("Decided at", "#date+approved"),
 )
@@ -298,7 +300,7 @@ async def disbursement_rows(conn: asyncpg.Connection, incident_id: UUID) -> Asyn
         select d.id, d.reverses, d.status, d.purpose, d.amount, d.currency, d.fund_purpose, d.fund_region,
                d.recipient_organization_id, d.recipient_shelter_id, d.recipient_resident_id,
                d.recipient_households, o.name as org_name, s.name as shelter_name, d.region, d.voucher_no,
-               d.created_at, d.decided_at
+               d.disbursed_at, d.created_at, d.decided_at
           from disbursements d
           left join organizations o on o.id = d.recipient_organization_id
           left join shelters s on s.id = d.recipient_shelter_id
@@ -320,7 +322,9 @@ async def disbursement_rows(conn: asyncpg.Connection, incident_id: UUID) -> Asyn
             yield [cell(v) for v in (
                 r["id"], "reversal" if r["reverses"] else "disbursement", r["reverses"], r["status"], r["purpose"],
                 r["amount"], r["currency"], r["fund_purpose"] or None, r["fund_region"] or None, kind, name,
-                r["recipient_households"], r["region"], r["voucher_no"], r["created_at"], r["decided_at"],
+                r["recipient_households"], r["region"], r["voucher_no"],
+                # Only an approved entry was paid out: a proposal's or a rejected one's time is no payment's.
+                r["disbursed_at"] if r["status"] == "approved" else None, r["created_at"], r["decided_at"],
             )]
 
 

@@ -20,6 +20,7 @@ the loss is undone): the record says the transfer never happened. An arrival is 
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -86,7 +87,7 @@ def to_model(row: asyncpg.Record | dict[str, Any]) -> StockMovement:
         "lost": (row["arrival_lost"] or ZERO) if transfer else row["lost"],
         **{k: row[k] for k in ("id", "incident_id", "kind", "item", "unit", "quantity", "people_reached",
                                "transfer_id", "arrival_id", "reverses", "reversed_by", "reason", "note",
-                               "created_at")},
+                               "moved_at", "created_at")},
     })
 
 
@@ -95,21 +96,23 @@ async def _read(conn: asyncpg.Connection, movement_id: UUID) -> StockMovement:
 
 
 async def _insert(conn: asyncpg.Connection, actor: Principal, incident_id: UUID, **v: Any) -> asyncpg.Record:
-    """The movement row as stored (`returning *`: what the chain encodes)."""
+    """The movement row as stored (`returning *`: what the chain encodes). Without a `moved_at`, the goods
+    moved when the movement is recorded."""
     return await conn.fetchrow(
         """
         insert into stock_movements (incident_id, recorded_by, kind, item, unit, quantity, from_site_id,
                                      from_shelter_id, to_site_id, to_shelter_id, transfer_id, lost, recipient_kind,
                                      recipient_shelter_id, household_id, resident_id, people_reached, region,
-                                     reason, reverses, note)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+                                     reason, reverses, note, moved_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+                coalesce($22, now()))
         returning *
         """,
         incident_id, actor.key_id, v["kind"], v["item"], v["unit"], v["quantity"], v.get("from_site_id"),
         v.get("from_shelter_id"), v.get("to_site_id"), v.get("to_shelter_id"), v.get("transfer_id"),
         v.get("lost", ZERO), v.get("recipient_kind"), v.get("recipient_shelter_id"), v.get("household_id"),
         v.get("resident_id"), v.get("people_reached"), v.get("region"), v.get("reason"), v.get("reverses"),
-        v.get("note", ""),
+        v.get("note", ""), v.get("moved_at"),
     )
 
 
@@ -163,7 +166,8 @@ async def create(
                                                  shelter_id=data.from_.shelter_id, pointer="/from")
         q, key = data.quantity, f"{data.item}|{data.unit}"
         values: dict[str, Any] = {"kind": data.kind, "item": data.item, "unit": data.unit, "quantity": q,
-                                  "from_site_id": site_id, "from_shelter_id": shelter_id, "note": data.note}
+                                  "from_site_id": site_id, "from_shelter_id": shelter_id, "note": data.note,
+                                  "moved_at": data.moved_at}
         if isinstance(data, TransferCreate):
             to_site, to_shelter = await sites.locate(conn, incident_id=incident_id, site_id=data.to.site_id,
                                                      shelter_id=data.to.shelter_id, pointer="/to")
@@ -197,9 +201,11 @@ async def _locked(conn: asyncpg.Connection, movement_id: UUID) -> asyncpg.Record
 
 
 async def receive(
-    conn: asyncpg.Connection, *, actor: Principal, transfer_id: UUID, quantity: Decimal, reason: str | None
+    conn: asyncpg.Connection, *, actor: Principal, transfer_id: UUID, quantity: Decimal, reason: str | None,
+    moved_at: datetime | None = None,
 ) -> StockMovement:
-    """Record a transfer's arrival (stock.received): what did not arrive is lost, with a reason."""
+    """Record a transfer's arrival (stock.received), when it arrived (default: now, never before the
+    transfer left): what did not arrive is lost, with a reason."""
     async with db.atomic(conn):
         transfer = await _locked(conn, transfer_id)
         if transfer["kind"] != "transfer":
@@ -212,10 +218,13 @@ async def receive(
         lost = sent - quantity
         if lost > 0 and not reason:
             raise _invalid("/reason", f"{format(lost, 'f')} did not arrive: say why")
+        if moved_at is not None and moved_at < transfer["moved_at"]:
+            raise _invalid("/moved_at", f"the transfer left at {transfer['moved_at'].isoformat()}; it cannot "
+                                        "arrive before that")
         before = await _read(conn, transfer_id)
         row = await _insert(
             conn, actor, transfer["incident_id"], kind="arrival", item=transfer["item"], unit=transfer["unit"],
-            quantity=quantity, transfer_id=transfer_id, lost=lost, reason=reason,
+            quantity=quantity, transfer_id=transfer_id, lost=lost, reason=reason, moved_at=moved_at,
             **{k: transfer[k] for k in ("from_site_id", "from_shelter_id", "to_site_id", "to_shelter_id")},
         )
         origin = Move(transfer["from_site_id"], transfer["from_shelter_id"], in_transit_out=-sent,
@@ -258,6 +267,7 @@ async def reverse(conn: asyncpg.Connection, *, actor: Principal, movement_id: UU
             moves = [Move(**origin, on_hand=q, written_off=-q)]
             bumps = {("goods_written_off", key): -q}
         before = await _read(conn, movement_id)
+        # A reversal moves nothing in the story: it is a correction, made (moved_at) when it is recorded.
         row = await _insert(
             conn, actor, m["incident_id"], kind="reversal", reverses=movement_id, reason=reason,
             people_reached=m["people_reached"],

@@ -25,7 +25,7 @@ async def test_a_second_dispatcher_approves_what_the_first_proposed(
     await console.goto(f"#/incidents/{lakeside.incident['id']}/disbursements")
     await expect(page.locator(".live")).to_have_attribute("data-state", "live")
     funds = page.get_by_role("table", name=re.compile("^各项资金的到账、拨付与余额"))
-    earmark = funds.get_by_role("row").filter(has_text="定向：医疗（3205 地区）")
+    earmark = funds.get_by_role("row").filter(has_text="定向：医疗（苏州市 3205）")
     await expect(earmark).to_contain_text("¥9,000.00")
     await expect(funds.get_by_role("row").filter(has_text="非定向资金")).to_contain_text("¥2,500.00")
 
@@ -38,12 +38,15 @@ async def test_a_second_dispatcher_approves_what_the_first_proposed(
     await form.get_by_label("收款方类型").select_option("households")
     await form.get_by_label("户数").fill("4")
     await form.get_by_label("所在地区代码").fill("320506")
+    await form.get_by_label("拨付时间").fill("2023-08-01T10:00")  # paid on the voucher's date, recorded now
     await form.get_by_role("button", name="提交申请").click()
     entries = page.get_by_role("table", name=re.compile("^拨付申请、审批与冲正"))
     row = entries.get_by_role("row").filter(has_text="LK-V-0101")
     await expect(row).to_contain_text("待审批")
     await expect(row).to_contain_text("¥1,200.00")
     await expect(row).to_contain_text("4 户 · 吴中区 320506")
+    await expect(row.get_by_role("cell").first).to_have_text("2023/08/01 10:00")  # Beijing time
+    await expect(form.get_by_label("拨付时间")).to_have_value("")
     await expect(earmark).to_contain_text("¥1,200.00")  # awaiting approval
     await expect(form.get_by_label("用途")).to_have_value("medical")  # kept for the next one
     await expect(form.get_by_label("凭证号")).to_have_value("")
@@ -70,6 +73,10 @@ async def test_a_second_dispatcher_approves_what_the_first_proposed(
     await expect(row).to_contain_text("已批准")
     await expect(earmark).to_contain_text("¥7,800.00")
     await expect(row.get_by_role("button", name="冲正拨付 LK-V-0101")).to_be_visible()
+    await expect(row.get_by_role("cell").first).to_have_text("2023/08/01 10:00")  # the approval keeps it
+    paid, = [d for d in (await lakeside.dispatcher_api.get(f"{base}/disbursements"))["items"]
+             if d["voucher_no"] == "LK-V-0101"]
+    assert paid["disbursed_at"] == "2023-08-01T02:00:00Z" and paid["status"] == "approved"
     await console.screenshot("disbursements-zh")
 
 

@@ -82,7 +82,8 @@ async def test_the_public_page_shows_how_donations_were_used_and_the_signed_head
 
     await page.get_by_role("button", name="切换为英文界面").click()
     use = page.get_by_role("region", name="How donations were used")
-    await expect(use.get_by_role("region", name="Money (CNY)")).to_contain_text("Earmarked: Medical (region 3205)")
+    money = use.get_by_role("region", name="Money (CNY)")
+    await expect(money).to_contain_text("Earmarked: Medical (region 苏州市 3205)")  # the name in lang=zh
     await expect(use.get_by_role("region", name="Check the ledger")).to_contain_text(f"Ledger entries{head['entries']}")
 
 

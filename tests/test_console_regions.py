@@ -106,3 +106,47 @@ async def test_the_incident_edit_dialog_adds_a_region_from_the_picker(console: C
     await expect(head.locator(".incident-regions")).to_have_text("吴中区 320506、相城区 320507")
     incident = await lakeside.dispatcher_api.get(f"/v1/incidents/{lakeside.incident['id']}")
     assert (incident["regions"], incident["region_names"]) == (["320506", "320507"], ["吴中区", "相城区"])
+
+
+async def test_impacts_activity_and_earmarks_name_their_regions(console: Console, lakeside: World):
+    """Where the console showed a bare code: the impacts form's regions, the activity trail's impact rows and a
+    fund's earmark (a prefix: 3205 is 苏州市) read with their names, in Chinese and, in lang=zh, in English."""
+    page = console.page
+    bureau, incident = lakeside.dispatcher_api, lakeside.incident["id"]
+    await bureau.post(f"/v1/incidents/{incident}/impacts", {
+        "region": "320507", "figure": "affected", "source": "government", "value": "800",
+        "as_of": "2024-07-02T00:00:00Z"}, idempotent=True)
+    await bureau.post(f"/v1/incidents/{incident}/donations", {
+        "kind": "money", "amount": "900.00", "donor": {"anonymous": True},
+        "earmark": {"purpose": "medical", "region": "320500"}}, idempotent=True)
+    await console.sign_in(lakeside.dispatcher_key)
+
+    await console.goto(f"#/incidents/{incident}/impacts")
+    region = page.get_by_role("form", name="登记灾情数据").get_by_label("地区", exact=True)
+    await expect(region.locator("option[value='320506']")).to_have_text("吴中区 320506")
+    await expect(region.locator("option[value='320507']")).to_have_text("相城区 320507")
+    await expect(region.locator("option[value='320507']")).to_have_attribute("lang", "zh")
+
+    await console.goto(f"#/incidents/{incident}/activity")
+    recorded = page.get_by_role("table", name="事件的动态记录，最新的在前").locator(
+        "tr[data-event-type='impact.recorded']")
+    await expect(recorded).to_contain_text("相城区 320507")
+    await expect(recorded.locator("[lang=zh]")).to_have_text("相城区")
+
+    await console.goto(f"#/incidents/{incident}/disbursements")
+    funds = page.get_by_role("table", name=re.compile("^各项资金的到账、拨付与余额"))
+    await expect(funds.get_by_role("row").filter(has_text="定向：医疗（苏州市 3205）")).to_contain_text("¥900.00")
+    form = page.get_by_role("form", name="申请拨付")
+    await form.get_by_label("用途").select_option("medical")
+    await expect(form.get_by_label("资金", exact=True).locator("option[value='medical|3205']")).to_contain_text(
+        "定向：医疗（苏州市 3205）")
+
+    await page.get_by_role("button", name="切换为英文界面").click()
+    funds = page.get_by_role("table", name=re.compile("^Each fund received, paid and left"))
+    earmark = funds.get_by_role("row").filter(has_text="Earmarked: Medical (region 苏州市 3205)")
+    await expect(earmark.locator("[lang=zh]")).to_have_text("苏州市")
+    # An option has one language: in English, the code alone.
+    form = page.get_by_role("form", name="Propose a disbursement")
+    await form.get_by_label("Purpose").select_option("medical")
+    await expect(form.get_by_label("Fund", exact=True).locator("option[value='medical|3205']")).to_contain_text(
+        "Earmarked: Medical (region 3205)")

@@ -36,11 +36,13 @@ async def test_a_transfer_and_a_distribution_move_the_levels(console: Console, l
     await expect(form.get_by_text("该处现有 100 箱")).to_be_visible()
     await form.get_by_label("数量").fill("30")
     await form.get_by_label("调往").select_option(f"shelter:{east_gym}")
+    await form.get_by_label("发生时间").fill("2023-07-29T19:00")  # sent on the story's day, recorded now
     await form.get_by_role("button", name="登记").click()
     await expect(at_depot).to_contain_text("70 箱")
     transit = page.get_by_role("table", name="已调出、尚未确认到货的调拨").get_by_role("row").filter(
         has_text="East Gym")
     await expect(transit).to_contain_text("饮用水 30 箱")
+    await expect(transit.get_by_role("cell").first).to_have_text("2023/07/29 19:00")  # Beijing time
     await expect(form.get_by_label("数量")).to_have_value("")  # the quantity goes; the choices stay
     await expect(form.get_by_label("物资", exact=True)).to_have_value("drinking_water|box")
 
@@ -51,6 +53,7 @@ async def test_a_transfer_and_a_distribution_move_the_levels(console: Console, l
     await dialog.get_by_role("button", name="确认到货").click()
     await expect(dialog.get_by_role("alert")).to_have_text("有 2 箱未到货，请填写短少原因。")
     await dialog.get_by_label("短少原因").fill("两箱途中破损")
+    await dialog.get_by_label("到货时间").fill("2023-07-29T20:30")
     await dialog.get_by_role("button", name="确认到货").click()
     await expect(dialog).to_have_count(0)
     await expect(page.get_by_text("没有在途的调拨。")).to_be_visible()
@@ -67,7 +70,13 @@ async def test_a_transfer_and_a_distribution_move_the_levels(console: Console, l
     log = page.get_by_role("table", name=re.compile("^物资调拨、到货、发放"))
     handed_out = log.locator("tr[data-kind=distribution]")
     await expect(handed_out).to_contain_text("East Gym 全体入住群众")
-    await expect(handed_out.get_by_role("cell").nth(5)).to_have_text("1")
+    await expect(handed_out.get_by_role("cell").nth(6)).to_have_text("1")
+    # The log says when the goods moved, beside when each entry was recorded.
+    arrival = log.locator("tr[data-kind=arrival]")
+    await expect(arrival.get_by_role("cell").first).to_have_text("2023/07/29 20:30")
+    await expect(arrival.get_by_role("cell").nth(1)).not_to_have_text(re.compile("^2023"))
+    await expect(log.locator("tr[data-kind=transfer] td").first).to_have_text("2023/07/29 19:00")
+    assert (await bureau.get(f"{base}/stock-movements?kind=arrival"))["items"][0]["moved_at"] == "2023-07-29T12:30:00Z"
 
     # One registered resident, found by name (never by a number a dispatcher would have to know).
     await form.get_by_label("发放对象").select_option("resident")

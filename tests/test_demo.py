@@ -388,6 +388,12 @@ async def test_the_demo_is_dated_in_july_and_august_2023_except_its_event_log_an
     assert sheltered and all(_in_story(r["sheltered_at"]) and r["sheltered_at"] > r["created_at"] for r in sheltered)
     organization = await (await dispatcher.get(f"/v1/organizations/{result.organization_id}")).json()
     assert _in_story(organization["created_at"])
+    # The one still awaiting approval registered in the story too; a call closed in it was closed then.
+    registered = (await (await dispatcher.get("/v1/organizations?limit=100")).json())["items"]
+    assert registered and all(_in_story(o["created_at"]) for o in registered), [o["created_at"] for o in registered]
+    calls = (await (await dispatcher.get(f"{incident}/calls?limit=100")).json())["items"]
+    closed = [c for c in calls if c["closed_at"]]
+    assert closed and all(_in_story(c["closed_at"]) and c["closed_at"] > c["created_at"] for c in closed)
     # The event log is append-only and the ledger's times are in its signed chain: both stay at load time.
     assert await conn.fetchval("select count(*) from events where created_at < '2024-01-01'") == 0
     assert await conn.fetchval("select count(*) from donations where created_at < '2024-01-01'") == 0
@@ -402,6 +408,24 @@ async def test_the_demo_is_dated_in_july_and_august_2023_except_its_event_log_an
     assert online["received_at"] == "2023-08-02T10:00:00Z"  # 18:00 in Beijing
     reversal, = [d for d in donations if d["entry"] == "reversal"]
     assert reversal["received_at"] == reversal["created_at"]
+    # …and a stock movement when the goods moved, a disbursement when it was paid (neither hashed).
+    movements = (await (await dispatcher.get(f"{incident}/stock-movements?limit=100")).json())["items"]
+    late = [(m["kind"], m["item"], m["moved_at"]) for m in movements if not _in_story(m["moved_at"])]
+    assert len(movements) > 30 and not late, late
+    assert all(m["created_at"] > "2024" for m in movements)
+    first_day, = [m for m in movements if m["note"] == "7月29日首日发放"]
+    assert first_day["moved_at"] == "2023-07-29T13:00:00Z"  # 21:00 in Beijing
+    arrivals = {m["transfer_id"]: m["moved_at"] for m in movements if m["kind"] == "arrival"}
+    sent = {m["id"]: m["moved_at"] for m in movements if m["kind"] == "transfer"}
+    assert arrivals and all(sent[t] < arrived for t, arrived in arrivals.items())
+    payments = (await (await dispatcher.get(f"{incident}/disbursements?limit=100")).json())["items"]
+    late = [(d["voucher_no"], d["disbursed_at"]) for d in payments if not _in_story(d["disbursed_at"])]
+    assert payments and not late, late
+    for d in payments:  # on its voucher's date (SZMZ-2023-MMDD-…), Beijing time
+        assert d["disbursed_at"][5:10].replace("-", "") == d["voucher_no"][10:14], d
+    first, = [d for d in payments if d["voucher_no"] == "SZMZ-2023-0801-001"]
+    assert first["disbursed_at"] == "2023-08-01T02:00:00Z" and first["status"] == "approved"
+    assert (await chain.verify(conn, incident_id=result.incident_id))[1] is None
 
 
 async def test_the_demo_team_subscription_shows_deliveries_delivered_and_failed(conn, client):

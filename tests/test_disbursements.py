@@ -398,3 +398,46 @@ async def test_openapi_says_what_the_server_does(anonymous):
     assert set(schemas["Purpose"]["enum"]) == {"emergency_living_aid", "shelter_operation", "rescue_operation",
                                                "medical", "reconstruction", "other"}
     assert "earmark" in schemas["MoneyDonationCreate"]["properties"]
+
+
+async def test_disbursed_at_is_when_the_money_was_paid_out(dispatcher, viewer, conn):
+    incident = await open_incident(dispatcher)
+    approver = await second_dispatcher(dispatcher, conn)
+    await donate(dispatcher, incident, "1000.00")
+    # Paid on the voucher's date, recorded later: the proposal says when, and the approval keeps it.
+    late = await proposed(dispatcher, incident, payment(voucher="SZMZ-2023-0801-001",
+                                                        disbursed_at="2023-08-01T10:00:00+08:00"))
+    assert late["disbursed_at"] == "2023-08-01T02:00:00Z" and late["created_at"] > "2024"
+    approved = await (await approver.post(f"/v1/disbursements/{late['id']}/approve")).json()
+    assert approved["status"] == "approved" and approved["disbursed_at"] == "2023-08-01T02:00:00Z"
+    # Left out: a proposal reads its proposal time until it is approved, then it is paid when approved.
+    now = await proposed(dispatcher, incident, payment())
+    assert now["disbursed_at"] == now["created_at"]
+    paid = await (await approver.post(f"/v1/disbursements/{now['id']}/approve")).json()
+    assert paid["disbursed_at"] == paid["decided_at"] > now["created_at"]
+    # A reversal is disbursed (given back) when it is recorded; the original keeps its time.
+    response = await dispatcher.post(f"/v1/disbursements/{late['id']}/reverse", json={"reason": "重复拨付"})
+    reversal = await response.json()
+    assert response.status == 201 and reversal["disbursed_at"] == reversal["created_at"] > "2024"
+    assert (await (await viewer.get(f"/v1/disbursements/{late['id']}")).json())["disbursed_at"] == late["disbursed_at"]
+    listed = (await (await viewer.get(f"/v1/incidents/{incident}/disbursements?entry=payment")).json())["items"]
+    assert sorted(d["disbursed_at"] for d in listed) == sorted([paid["disbursed_at"], "2023-08-01T02:00:00Z"])
+    recorded = await conn.fetchval("select after->>'disbursed_at' from events where type = 'disbursement.approved' "
+                                   "order by id limit 1")
+    assert recorded == "2023-08-01T02:00:00Z"  # the event carries the read model
+    # Not hashed: the chain verifies, and its encoding has no disbursed_at.
+    assert "disbursed_at" not in chain.KINDS["disbursement"].public + chain.KINDS["disbursement"].digested
+    assert (await chain.verify(conn, incident_id=uuid.UUID(incident)))[1] is None
+
+
+async def test_disbursed_at_may_not_be_in_the_future(dispatcher, conn):
+    from datetime import UTC, datetime, timedelta
+
+    incident = await open_incident(dispatcher)
+    await donate(dispatcher, incident, "1000.00")
+    soon = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+    assert (await propose(dispatcher, incident, payment(disbursed_at=soon))).status == 201
+    for bad in ((datetime.now(UTC) + timedelta(hours=1)).isoformat(), "1899-12-31T00:00:00Z", "2023-08-01", 1690680600):
+        error, = (await problem(await propose(dispatcher, incident, payment(disbursed_at=bad)), 422))["errors"]
+        assert error["pointer"] == "/disbursed_at", (bad, error)
+    assert await conn.fetchval("select count(*) from disbursements") == 1

@@ -267,3 +267,35 @@ async def test_the_donations_export_says_when_each_was_received(dispatcher, view
     row, = list(dataset)
     assert row.get("#date+received") == "2023-07-30T10:00:00+00:00"
     assert row.get("#date+reported") == (await response.json())["created_at"].replace("Z", "+00:00")
+
+
+async def test_the_stock_and_disbursement_exports_say_when_goods_moved_and_money_was_paid(dispatcher, viewer, conn):
+    from tests.test_disbursements import donate as give_money
+    from tests.test_disbursements import payment, proposed, second_dispatcher
+    from tests.test_stock import moved, stocked, water
+
+    incident, warehouse, point = await stocked(dispatcher)
+    transfer = await moved(dispatcher, incident, water("5", warehouse, kind="transfer", to=point,
+                                                       moved_at="2023-07-29T19:00:00+08:00"))
+    approver = await second_dispatcher(dispatcher, conn)
+    await give_money(dispatcher, incident, "1000.00")
+    paid = await proposed(dispatcher, incident, payment(voucher="SZMZ-2023-0801-001",
+                                                        disbursed_at="2023-08-01T10:00:00+08:00"))
+    assert (await approver.post(f"/v1/disbursements/{paid['id']}/approve")).status == 200
+    pending = await proposed(dispatcher, incident, payment(voucher="SZMZ-2023-0805-010"))
+    core = HXL_CORE | {"#reached", "#sector"}
+    rows = {}
+    for name in ("stock-movements", "disbursements"):
+        response = await viewer.get(f"/v1/incidents/{incident}/exports/{name}.csv")
+        raw = (await response.read()).decode("utf-8")
+        dataset = hxl.data(io.BytesIO(raw.encode()))
+        assert [c.display_tag for c in dataset.columns] == exports.EXPORTS[name].hashtags
+        assert {c.tag for c in dataset.columns} <= core
+        assert hxl.validation.schema().validate(hxl.data(io.BytesIO(raw.encode()))), name
+        rows[name] = list(dataset)
+    row, = rows["stock-movements"]
+    assert row.get("#meta+id") == transfer["id"] and row.get("#date+moved") == "2023-07-29T11:00:00+00:00"
+    assert row.get("#date+reported") == transfer["created_at"].replace("Z", "+00:00")
+    by_id = {r.get("#meta+id"): r for r in rows["disbursements"]}
+    assert by_id[paid["id"]].get("#date+disbursed") == "2023-08-01T02:00:00+00:00"
+    assert by_id[pending["id"]].get("#date+disbursed") in (None, "")  # not paid (yet): no payment's time

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -344,3 +345,55 @@ async def test_reconcile_finds_a_level_changed_behind_the_services_back(dispatch
     await conn.execute("update stock_levels set on_hand = on_hand - 1, distributed = distributed + 1")
     found = {d.counter for d in await summary.reconcile(conn, incident_id=uuid.UUID(incident))}
     assert found == {"stock.on_hand", "stock.distributed"}
+
+
+async def test_moved_at_is_when_the_goods_moved_and_created_at_when_it_was_recorded(dispatcher, conn):
+    incident, warehouse, point = await stocked(dispatcher)
+    transfer = await moved(dispatcher, incident, water("50", warehouse, kind="transfer", to=point,
+                                                       moved_at="2023-07-29T19:00:00+08:00"))
+    assert transfer["moved_at"] == "2023-07-29T11:00:00Z" and transfer["created_at"] > "2024"
+    path = f"/v1/stock-movements/{transfer['id']}/receive"
+    early = await dispatcher.post(path, json={"quantity": "50", "moved_at": "2023-07-29T18:00:00+08:00"})
+    assert early.status == 422 and (await early.json())["errors"][0]["pointer"] == "/moved_at"
+    response = await dispatcher.post(path, json={"quantity": "50", "moved_at": "2023-07-29T20:30:00+08:00"})
+    assert response.status == 201, await response.text()
+    arrival = await response.json()
+    assert arrival["moved_at"] == "2023-07-29T12:30:00Z"
+    handed = await moved(dispatcher, incident, water("10", point, kind="distribution",
+                                                     to={"kind": "group", "people_reached": 10},
+                                                     moved_at="2023-07-30T08:00:00Z"))
+    assert handed["moved_at"] == "2023-07-30T08:00:00Z"
+    # Left out: moved when it is recorded (the same instant, to the microsecond).
+    now = await moved(dispatcher, incident, water("1", warehouse, kind="write_off", reason="damaged"))
+    assert now["moved_at"] == now["created_at"]
+    # A reversal moves when it is recorded; the original keeps its time.
+    response = await dispatcher.post(f"/v1/stock-movements/{handed['id']}/reverse", json={"reason": "录错"})
+    reversal = await response.json()
+    assert response.status == 201 and reversal["moved_at"] == reversal["created_at"] > "2024"
+    original = await (await dispatcher.get(f"/v1/stock-movements/{handed['id']}")).json()
+    assert original["moved_at"] == handed["moved_at"]
+    listed = (await (await dispatcher.get(f"/v1/incidents/{incident}/stock-movements?kind=transfer")).json())["items"]
+    assert [m["moved_at"] for m in listed] == ["2023-07-29T11:00:00Z"]
+    # The events carry the read model; the chain verifies, and its encoding has no moved_at.
+    after = await conn.fetchval("select after->>'moved_at' from events where type = 'stock.received'")
+    assert after == "2023-07-29T12:30:00Z"
+    assert "moved_at" not in chain.KINDS["stock_movement"].public + chain.KINDS["stock_movement"].digested
+    assert (await chain.verify(conn, incident_id=uuid.UUID(incident)))[1] is None
+
+
+async def test_moved_at_may_not_be_in_the_future(dispatcher, conn):
+    incident, warehouse, point = await stocked(dispatcher)
+    soon = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+    assert (await move(dispatcher, incident, water("1", warehouse, kind="write_off", reason="damaged",
+                                                   moved_at=soon))).status == 201  # a clock a little ahead
+    for bad in ((datetime.now(UTC) + timedelta(hours=1)).isoformat(), "1899-12-31T00:00:00Z", "2023-07-30 09:30",
+                1690680600):
+        response = await move(dispatcher, incident, water("1", warehouse, kind="transfer", to=point, moved_at=bad))
+        assert response.status == 422, (bad, await response.text())
+        error, = (await response.json())["errors"]
+        assert error["pointer"] == "/moved_at", error
+    transfer = await moved(dispatcher, incident, water("1", warehouse, kind="transfer", to=point))
+    ahead = await dispatcher.post(f"/v1/stock-movements/{transfer['id']}/receive",
+                                  json={"quantity": "1", "moved_at": "2999-01-01T00:00:00Z"})
+    assert ahead.status == 422 and (await ahead.json())["errors"][0]["pointer"] == "/moved_at"
+    assert await conn.fetchval("select count(*) from stock_movements") == 2

@@ -1,14 +1,25 @@
 // How donations were used (捐赠款物使用情况), for the transparency page: money received, paid out per
 // purpose and left, per currency and per fund (earmark); goods received and where they went; people
 // reached; and the ledger's signed head, which anyone can keep and later check the history against.
-import { t, tEnum, fmtMoney, fmtNumber, fmtQty, fmtTime } from './i18n.js';
+import { t, tEnum, fmtMoney, fmtNumber, fmtQty, fmtTime, getLang } from './i18n.js';
 import { h, table } from './dom.js';
+import { regionLabel } from './region_picker.js';
 
 /** A fund named for people: unearmarked money, or an earmark's purpose (and region prefix). */
 export function fundLabel(earmark) {
   if (!earmark || !earmark.purpose) return t('use.unearmarked');
   const purpose = tEnum('purpose', earmark.purpose);
-  return earmark.region ? t('use.earmarkedIn', { purpose, region: earmark.region }) : t('use.earmarked', { purpose });
+  if (!earmark.region) return t('use.earmarked', { purpose });
+  // The region's name (lang=zh) beside its code, where the sentence puts the region.
+  const [before, after] = t('use.earmarkedIn', { purpose, region: '\u0000' }).split('\u0000');
+  return h('span', { class: 'fund-label' }, before, regionLabel(earmark.region, earmark.region_name), after);
+}
+
+/** The same as text, for a select's option, whose text has one language: the name only in the Chinese console. */
+export function fundText(earmark) {
+  if (!earmark || !earmark.purpose || !earmark.region) return fundLabel(earmark);
+  const region = getLang() === 'zh' && earmark.region_name ? `${earmark.region_name} ${earmark.region}` : earmark.region;
+  return t('use.earmarkedIn', { purpose: tEnum('purpose', earmark.purpose), region });
 }
 
 function stats(pairs, cls = 'stats') {

@@ -2,6 +2,7 @@
 import { t, tEnum, fmtTime, fmtAmount, fmtMoney } from '../i18n.js';
 import { get } from '../api.js';
 import { h, field, select, table, update } from '../dom.js';
+import { regionLabel } from '../region_picker.js';
 
 const FAMILIES = ['incident', 'call', 'pledge', 'offer', 'donation', 'disbursement', 'stock', 'site', 'shelter', 'resident',
   'evacuation', 'impact', 'sitrep', 'alert'];
@@ -35,8 +36,8 @@ function gist(event) {
     case 'resident': return [r.id_number_masked, tEnum('resident_status', r.status)].filter(Boolean).join(' · ');
     case 'shelter': return r.name ? t('activity.shelter', { name: r.name, n: r.occupancy, capacity: r.capacity }) : '';
     case 'evacuation': return r.count ? t('activity.evacuation', { n: r.count, placement: tEnum('placement', r.placement) }) : '';
-    case 'impact': return r.figure ? [tEnum('impact_figures', r.figure), r.region, tEnum('impact_source', r.source),
-      r.value].join(' · ') : '';
+    case 'impact': return r.figure ? h('span', {}, tEnum('impact_figures', r.figure), ' · ',
+      regionLabel(r.region, r.region_name), ' · ', tEnum('impact_source', r.source), ' · ', r.value) : '';
     case 'sitrep': return r.number ? `${t('sitreps.number', { n: r.number })} ${t(`sitreps.kinds.${r.kind}`)}` : '';
     case 'alert': return r.headline || '';
     case 'alert_ack': return [r.organization_name, tEnum('ack_status', r.status)].filter(Boolean).join(' · ');

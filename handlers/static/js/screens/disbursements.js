@@ -2,13 +2,13 @@
 // proposing a payment, and deciding it with four eyes: the dispatcher who proposed cannot approve or
 // reject (the server answers 403; said here in words), another one does. Approved payments are reversed
 // with a reason.
-import { t, tEnum, enumOptions, fmtMoney, fmtTime } from '../i18n.js';
+import { t, tEnum, enumOptions, fmtMoney, fmtTime, wallToIso } from '../i18n.js';
 import { get, getAll, post, idempotent } from '../api.js';
 import {
   h, badge, button, field, form, input, keepChoices, problemText, select, setOptions, switchSets, table, update,
 } from '../dom.js';
 import { ask } from '../dialog.js';
-import { fundLabel } from '../use.js';
+import { fundLabel, fundText } from '../use.js';
 import { residentPicker } from './resident_picker.js';
 import { regionField, regionLabel } from '../region_picker.js';
 
@@ -19,7 +19,7 @@ function fundsTable(funds) {
     t('disbursements.fund'), t('disbursements.received'), t('disbursements.paid'), t('disbursements.pending'),
     t('disbursements.balance'),
   ], funds.map((f) => [
-    h('div', {}, h('strong', { text: fundLabel(f.earmark) }), h('div', { class: 'meta', text: f.currency })),
+    h('div', {}, h('strong', {}, fundLabel(f.earmark)), h('div', { class: 'meta', text: f.currency })),
     fmtMoney(f.received, f.currency), fmtMoney(f.paid, f.currency), fmtMoney(f.proposed, f.currency),
     h('strong', { text: fmtMoney(f.balance, f.currency) }),
   ]), { empty: t('disbursements.fundsEmpty') });
@@ -90,11 +90,11 @@ function actions(ctx, d, refresh) {
 
 function listTable(ctx, items, refresh) {
   return table(t('disbursements.listCaption'), [
-    t('disbursements.time'), t('disbursements.voucherNo'), t('disbursements.status'), t('disbursements.amount'),
+    t('disbursements.disbursedAt'), t('disbursements.recordedAt'), t('disbursements.voucherNo'), t('disbursements.status'), t('disbursements.amount'),
     t('disbursements.purpose'), t('disbursements.fund'), t('disbursements.payee'), t('disbursements.noteOrReason'),
     ctx.canDispatch ? t('common.actions') : null,
   ].filter(Boolean), items.map((d) => [
-    fmtTime(d.created_at),
+    d.status === 'rejected' ? '' : fmtTime(d.disbursed_at), fmtTime(d.created_at), // a rejected one paid nothing
     h('span', { class: 'nowrap', text: d.voucher_no }),
     h('div', { class: 'actions' },
       d.entry === 'reversal' ? badge(tEnum('disbursement_entry', 'reversal'), 'warn')
@@ -134,8 +134,8 @@ function proposeForm(ctx, incident, state, refresh) {
     // Only the earmarks this purpose may draw on, in this currency: the server refuses the others.
     const earmarks = state.funds.filter((f) => f.earmark && f.earmark.purpose === purpose.value
       && f.currency === (currency.value || 'CNY'));
-    setOptions(fund, [['', fundLabel(null)], ...earmarks.map((f) => [`${f.earmark.purpose}|${f.earmark.region || ''}`,
-      t('disbursements.fundChoice', { fund: fundLabel(f.earmark), balance: fmtMoney(f.balance, f.currency) })])]);
+    setOptions(fund, [['', fundText(null)], ...earmarks.map((f) => [`${f.earmark.purpose}|${f.earmark.region || ''}`,
+      t('disbursements.fundChoice', { fund: fundText(f.earmark), balance: fmtMoney(f.balance, f.currency) })])]);
     setOptions(organization, state.organizations.map((o) => [o.id, o.name]));
     setOptions(shelter, state.shelters.map((s) => [s.id, s.name]));
   }
@@ -161,6 +161,8 @@ function proposeForm(ctx, incident, state, refresh) {
       h('div', { class: 'grid' },
         regionField(t('disbursements.region'), input('region', { inputmode: 'numeric', pattern: '\\d{6}', maxlength: 6 }),
           t('disbursements.regionHintTop')),
+        field(t('disbursements.disbursedAt'), input('disbursed_at', { type: 'datetime-local' }),
+          t('disbursements.disbursedHint')),
         field(t('disbursements.note'), input('note', { maxlength: 2000 }))),
     ],
     onSubmit: async (got) => {
@@ -172,6 +174,7 @@ function proposeForm(ctx, incident, state, refresh) {
       const body = { amount: got.amount, currency: got.currency, purpose: got.purpose, recipient,
         voucher_no: got.voucher_no, note: got.note || '' };
       if (got.region) body.region = got.region;
+      if (got.disbursed_at) body.disbursed_at = wallToIso(got.disbursed_at);
       if (got.fund) {
         const [fundPurpose, region] = got.fund.split('|');
         body.fund = region ? { purpose: fundPurpose, region } : { purpose: fundPurpose };
@@ -181,7 +184,7 @@ function proposeForm(ctx, incident, state, refresh) {
       await refresh();
     },
   });
-  keepChoices(el, ['amount', 'voucher_no', 'note', 'resident_id']); // purpose, fund and payee stay for the next
+  keepChoices(el, ['amount', 'voucher_no', 'note', 'resident_id', 'disbursed_at']); // purpose, fund and payee stay for the next
   el.addEventListener('relief:reset', () => { fill(); sync(); });
   fill();
   sync();

@@ -6,7 +6,7 @@ import { t, tEnum, fmtMoney, fmtNumber, fmtPeople, fmtTime, nowWall, wallToIso }
 import { get, getAll, idempotent, post } from '../api.js';
 import { h, button, field, form, input, keepChoices, select, setOptions, table, uid, update } from '../dom.js';
 import { add } from '../decimal.js';
-import { regionField } from '../region_picker.js';
+import { regionField, regionLabel } from '../region_picker.js';
 import zh from '../i18n/zh.js';
 import en from '../i18n/en.js';
 
@@ -40,6 +40,22 @@ function regionsOf(incident, items) {
 
 const regionName = (items, region) => items.find((i) => i.region === region)?.region_name;
 
+/** Each region's name, from the incident (`region_names`) and from the figures (`region_name`). */
+function namesOf(incident, items) {
+  const names = new Map((incident.regions || []).map((code, i) => [code, (incident.region_names || [])[i]]));
+  for (const item of items) if (item.region_name) names.set(item.region, item.region_name);
+  return names;
+}
+
+/** A region as an option's text: its name beside its code, or the code alone. */
+const regionText = (code, name) => (name ? `${name} ${code}` : code);
+
+/** A sentence with a region in it: the region's name (lang=zh) beside its code where the sentence puts it. */
+function withRegion(key, params, code, name) {
+  const [before, after] = t(key, { ...params, region: '\u0000' }).split('\u0000');
+  return [before, regionLabel(code, name), after];
+}
+
 function regionView(region, items, open) {
   const id = `impacts-region-${region}`;
   const rows = [];
@@ -71,7 +87,8 @@ function historyView(pick, items, close) {
     || Date.parse(b.created_at) - Date.parse(a.created_at));
   return [
     h('div', { class: 'call-head' },
-      h('h2', { id: 'impacts-history', tabindex: '-1', text: t('impacts.history', { figure, region: pick.region }) }),
+      h('h2', { id: 'impacts-history', tabindex: '-1' },
+        withRegion('impacts.history', { figure }, pick.region, regionName(items, pick.region))),
       button(t('impacts.historyClose'), { on: { click: close } })),
     pick.figure === 'emergency_relocated' && h('p', { class: 'meta', text: t('impacts.reliefNotInHistory') }),
     table(t('impacts.historyCaption', { figure, region: pick.region }), [
@@ -111,8 +128,11 @@ function recordForm(ctx, incident, state, refresh) {
     about.replaceChildren(...describeFigure(figure.value));
   }
   function fill() { // a live refresh keeps what was chosen
-    setOptions(region, [...regionsOf(incident, state.items).map((r) => [r, r]),
+    const names = namesOf(incident, state.items);
+    setOptions(region, [...regionsOf(incident, state.items).map((r) => [r, regionText(r, names.get(r))]),
       [OTHER_REGION, t('impacts.otherRegion')]]);
+    // A name is Chinese whatever the console's language: its option says so (an option has one language).
+    for (const option of region.options) if (names.get(option.value)) option.lang = 'zh';
     setOptions(organization, state.organizations.map((o) => [o.id, o.name]));
     sync();
   }

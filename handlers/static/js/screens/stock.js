@@ -1,7 +1,7 @@
 // Stock: what each site and shelter holds (low levels marked), the incident's totals per item, transfers
 // on the way (received here, a shortfall with its reason), the movement log with reversals, the sites,
 // and (for dispatchers) recording transfers, distributions and write-offs and setting minimums.
-import { t, tEnum, fmtQty, fmtNumber, fmtTime } from '../i18n.js';
+import { t, tEnum, fmtQty, fmtNumber, fmtTime, wallToIso } from '../i18n.js';
 import { get, getAll, post } from '../api.js';
 import { h, badge, button, table, update } from '../dom.js';
 import { ask } from '../dialog.js';
@@ -73,6 +73,8 @@ function receive(ctx, state, m, refresh) {
         { name: 'quantity', label: t('stock.arrived', { unit: tEnum('unit', m.unit) }), type: 'number', step: 'any',
           min: 0, value: m.quantity, required: true },
         { name: 'reason', label: t('stock.shortReason'), type: 'textarea', hint: t('stock.shortReasonHint') },
+        { name: 'moved_at', label: t('stock.arrivedAt'), type: 'datetime-local', hint: t('stock.movedHint'),
+          pointer: '/moved_at' },
       ],
       check: (got) => {
         const lost = add(m.quantity, `-${got.quantity || '0'}`);
@@ -82,7 +84,8 @@ function receive(ctx, state, m, refresh) {
       },
       describe: (failure) => insufficient(failure, m.unit),
       onSubmit: (got) => post(`/v1/stock-movements/${m.id}/receive`,
-        { quantity: got.quantity, ...(got.reason ? { reason: got.reason } : {}) }),
+        { quantity: got.quantity, ...(got.reason ? { reason: got.reason } : {}),
+          ...(got.moved_at ? { moved_at: wallToIso(got.moved_at) } : {}) }),
     });
     if (done) { ctx.notify(t('stock.receivedDone', { what: what(m) })); await refresh(); }
   } } });
@@ -91,10 +94,10 @@ function receive(ctx, state, m, refresh) {
 function transitTable(ctx, state, refresh) {
   const rows = state.inTransit;
   return table(t('stock.transitCaption'), [
-    t('stock.time'), t('stock.what'), t('stock.fromLocation'), t('stock.toLocation'), t('stock.noteCol'),
+    t('stock.sentAt'), t('stock.what'), t('stock.fromLocation'), t('stock.toLocation'), t('stock.noteCol'),
     ctx.canDispatch ? t('common.actions') : null,
   ].filter(Boolean), rows.map((m) => [
-    fmtTime(m.created_at), what(m), locationName(state, m.from), locationName(state, m.to), m.note || '',
+    fmtTime(m.moved_at), what(m), locationName(state, m.from), locationName(state, m.to), m.note || '',
     ctx.canDispatch ? receive(ctx, state, m, refresh) : null,
   ].filter((cell) => cell !== null)), { empty: t('stock.transitEmpty') });
 }
@@ -122,10 +125,10 @@ function reasonOf(m) {
 function logTable(ctx, state, refresh) {
   const rows = state.movements;
   return table(t('stock.logCaption'), [
-    t('stock.time'), t('stock.kind'), t('stock.what'), t('stock.fromLocation'), t('stock.to'), t('stock.peopleReached'),
+    t('stock.movedAt'), t('stock.recordedAt'), t('stock.kind'), t('stock.what'), t('stock.fromLocation'), t('stock.to'), t('stock.peopleReached'),
     t('stock.noteOrReason'), t('stock.status'), ctx.canDispatch ? t('common.actions') : null,
   ].filter(Boolean), rows.map((m) => [
-    fmtTime(m.created_at),
+    fmtTime(m.moved_at), fmtTime(m.created_at),
     badge(tEnum('movement_kind', m.kind), m.kind === 'reversal' ? 'warn' : 'ok'),
     what(m), locationName(state, m.from), destination(state, m),
     m.people_reached === null ? '' : fmtNumber(m.people_reached),

@@ -1,7 +1,7 @@
 // The stock screen's forms: one for what leaves a location (a transfer, a distribution to people, a
 // write-off), and one for a location's minimum of an item. Both keep their choices after a save (only
 // the quantity and the note are cleared), and their lists follow the live data without losing a choice.
-import { t, tEnum, enumOptions, fmtQty } from '../i18n.js';
+import { t, tEnum, enumOptions, fmtQty, wallToIso } from '../i18n.js';
 import { post, request, idempotent } from '../api.js';
 import { h, field, form, input, keepChoices, select, setOptions, switchSets } from '../dom.js';
 import { locationName, locationOptions, locationRef, locationValue } from './sites.js';
@@ -106,11 +106,14 @@ export function movementForm(ctx, incident, state, refresh) {
         h('div', { class: 'field' }, h('label', { for: line.id, text: t('stock.item') }), line, here),
         field(t('stock.quantity'), quantity)),
       Object.values(sets),
-      field(t('stock.note'), note),
+      h('div', { class: 'grid' },
+        field(t('stock.movedAt'), input('moved_at', { type: 'datetime-local' }), t('stock.movedHint')),
+        field(t('stock.note'), note)),
     ],
     onSubmit: async (got) => {
       const { item, unit } = splitLine(got.line);
       const body = { kind: got.kind, item, unit, quantity: got.quantity, from: locationRef(got.from), note: got.note || '' };
+      if (got.moved_at) body.moved_at = wallToIso(got.moved_at);
       if (got.kind === 'transfer') body.to = locationRef(got.to);
       if (got.kind === 'write_off') body.reason = got.reason;
       if (got.kind === 'distribution') {
@@ -134,7 +137,7 @@ export function movementForm(ctx, incident, state, refresh) {
     },
   });
   // The choices stay for the next entry; what is particular to this one goes.
-  keepChoices(el, ['quantity', 'note', 'household_id', 'household_people', 'resident_id', 'group_people']);
+  keepChoices(el, ['quantity', 'note', 'household_id', 'household_people', 'resident_id', 'group_people', 'moved_at']);
   el.addEventListener('relief:reset', sync);
   fill();
   return { element: el, fill };
