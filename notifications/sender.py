@@ -1,9 +1,11 @@
 """One HTTP attempt of one delivery, on the shared client.
 
-The client is httpx on the httpx-aiohttp transport. Measured on this machine, plain httpx falls from
-~1,500 to ~550 POSTs/s as concurrency rises from 1 to 100 (its connection pool), while the aiohttp
-transport keeps ~4,500/s; and aiohttp's connector takes a resolver, which is where the SSRF guard
-checks each address before connecting to it.
+The client is aiohttp's, used directly. It was httpx on the httpx-aiohttp transport (plain httpx falls
+from ~1,500 to ~550 POSTs/s as concurrency rises from 1 to 100, its connection pool); profiled with
+py-spy during a 10,000-subscription fan-out (bench/fanout.py), httpx's layer over that transport
+(building the request, its URL parsing, cookie extraction, the response wrapper) was 32 % of the
+worker's CPU, as much as aiohttp itself. aiohttp's connector takes a resolver, which is where the SSRF
+guard checks each address before connecting to it (notifications/addresses.py), as before.
 """
 
 from __future__ import annotations
@@ -12,11 +14,8 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import aiohttp
-import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from notifications.addresses import GuardedResolver, literal_refusal
 from notifications.signing import Signer
@@ -39,32 +38,55 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def make_client(*, allow_private: bool, connections: int, connect_timeout: float, total_timeout: float
-                ) -> httpx.AsyncClient:
-    """The one client every delivery of a worker shares (keep-alive across deliveries)."""
+class Client:
+    """The one HTTP session every delivery of a worker shares (keep-alive across deliveries). Made on
+    first use, inside the event loop, as aiohttp wants."""
 
-    def session() -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(allow_private=allow_private),
-            limit=connections,
-            keepalive_timeout=30,
-            ttl_dns_cache=60,
-        )
-        # trust_env=False: a proxy from the environment would resolve names itself, past the guard.
-        return aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=False)
+    def __init__(self, *, allow_private: bool, connections: int, connect_timeout: float, total_timeout: float
+                 ) -> None:
+        self.allow_private = allow_private
+        self.connections = connections
+        self.connect_timeout = connect_timeout
+        self.total_timeout = total_timeout
+        self._session: aiohttp.ClientSession | None = None
 
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(client=session),
-        # One client serves every subscriber: a cookie one receiver sets must never be sent to another.
-        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-        timeout=httpx.Timeout(total_timeout, connect=connect_timeout),
-        follow_redirects=False,  # a redirect is an answer (3xx: failure), never a second destination
-        trust_env=False,
-    )
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                resolver=GuardedResolver(allow_private=self.allow_private),
+                limit=self.connections,
+                keepalive_timeout=30,
+                ttl_dns_cache=60,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                # trust_env=False: a proxy from the environment would resolve names itself, past the guard.
+                trust_env=False,
+                # One session serves every subscriber: a cookie one receiver sets must never reach another.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                # As the httpx transport mapped httpx.Timeout(total, connect=connect): connecting
+                # (sock_connect) within connect_timeout, a free connection (connect) and each read within
+                # the total; the attempt as a whole is bounded by asyncio.timeout in attempt().
+                timeout=aiohttp.ClientTimeout(total=None, connect=self.total_timeout,
+                                              sock_connect=self.connect_timeout, sock_read=self.total_timeout),
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def make_client(*, allow_private: bool, connections: int, connect_timeout: float, total_timeout: float) -> Client:
+    """The one client every delivery of a worker shares."""
+    return Client(allow_private=allow_private, connections=connections, connect_timeout=connect_timeout,
+                  total_timeout=total_timeout)
 
 
 async def attempt(
-    client: httpx.AsyncClient, *, url: str, message_id: str, body: str, signer: Signer, allow_private: bool,
+    client: Client, *, url: str, message_id: str, body: str, signer: Signer, allow_private: bool,
     total_timeout: float, content_type: str = "application/json",
 ) -> Outcome:
     """POST `body` to `url` signed for `message_id`; never raises for what the receiver does."""
@@ -76,6 +98,7 @@ async def attempt(
         latency = int((time.perf_counter() - started) * 1000)
         return Outcome(attempted_at, latency, status, error, text, retry_after)
 
+    # aiohttp connects to a literal address without asking the resolver: those are judged here.
     refused = literal_refusal(url, allow_private=allow_private)
     if refused:
         return outcome(error=f"address refused: {refused}")
@@ -91,26 +114,24 @@ async def attempt(
     }
     try:
         async with asyncio.timeout(total_timeout):
-            # A complete request sent as is: client.build_request would merge default headers and
-            # cookies we do not use, a quarter of the worker's time in a large fan-out (profiled).
-            request = httpx.Request("POST", url, content=body.encode(), headers=headers,
-                                    extensions={"timeout": client.timeout.as_dict()})
-            response = await client.send(request, stream=True)
-            try:
+            # allow_redirects=False: a redirect is an answer (3xx: failure), never a second destination.
+            async with client.session().post(url, data=body.encode(), headers=headers,
+                                             allow_redirects=False) as response:
                 kept = bytearray()
-                async for chunk in response.aiter_raw():
-                    kept += chunk
-                    if len(kept) >= RESPONSE_BODY_LIMIT:
+                while len(kept) < RESPONSE_BODY_LIMIT:
+                    chunk = await response.content.read(RESPONSE_BODY_LIMIT - len(kept))
+                    if not chunk:
                         break
-            finally:
-                await response.aclose()
+                    kept += chunk
+                status, retry_after = response.status, response.headers.get("retry-after")
         # PostgreSQL text holds no NUL; a binary or still-compressed answer is kept legible, not refused.
-        text = bytes(kept[:RESPONSE_BODY_LIMIT]).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-        return outcome(response.status_code, None if 200 <= response.status_code < 300 else
-                       f"HTTP {response.status_code}", text, response.headers.get("retry-after"))
+        text = bytes(kept).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+        return outcome(status, None if 200 <= status < 300 else f"HTTP {status}", text, retry_after)
+    except aiohttp.ServerTimeoutError as exc:  # connecting or a read past its own limit: it says which
+        return outcome(error=_describe(exc))
     except TimeoutError:
         return outcome(error=f"timed out after {total_timeout:g} s")
-    except Exception as exc:  # httpx, aiohttp (a malformed or oversized answer), OS: all the receiver's doing
+    except Exception as exc:  # aiohttp (a refused address, a malformed or oversized answer), OS: the receiver's doing
         return outcome(error=_describe(exc))
 
 

@@ -9,15 +9,19 @@ share one database and nothing else:
   worker's deliveries go out again at once (with the same webhook-id) instead of being lost;
 - LISTEN relief_events (sent by the events trigger) and relief_deliveries (new deliveries, retries)
   wake a worker; it also polls, so a lost notification only delays.
-Results are written in batches, one statement per batch, so a fan-out to thousands of teams costs a
-few round trips rather than one transaction per delivery.
+Deliveries are claimed in large breadth-first batches, up to CLAIM_AHEAD × the concurrency held at once:
+the next batch waits in `ready` while the current one is sent, so sending never stops for a claim, and a
+claim is made only once there is room for at least half a concurrency's worth (a claim's cost is mostly
+its scan of what is due, whatever its size). Results are written in batches, one statement per batch,
+so a fan-out to thousands of teams costs a few round trips rather than one transaction per delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter, defaultdict
+import time
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -44,7 +48,9 @@ log = structlog.get_logger("relief.worker")
 WORKER_LOCK_CLASS = 0x52454C  # "REL": the first key of every worker's advisory lock
 EVENTS_CHANNEL = "relief_events"  # an event was queued for fan-out
 DELIVERIES_CHANNEL = "relief_deliveries"  # deliveries were created or put back: every worker may take some
-FLUSH_EVERY = 0.02  # seconds results may wait to be written together
+FLUSH_EVERY = 0.05  # seconds results may wait to be written together
+FLUSH_AT = 512  # results that are written at once, without waiting for FLUSH_EVERY
+CLAIM_AHEAD = 2  # deliveries held (sending, or claimed and waiting for a slot) per unit of concurrency
 WAKE_DEBOUNCE = 0.02  # seconds a wake-up waits for others to arrive
 @dataclass(frozen=True)
 class Job:
@@ -57,6 +63,7 @@ class Job:
     body: str
     probe: bool = False  # sent while its destination's breaker is open (notifications/breaker.py)
     content_type: str = "application/json"
+    claimed_at: float = 0.0  # time.monotonic() of the claim: an attempt not started while it holds is not made
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,13 @@ class Worker:
             total_timeout=settings.webhook_timeout,
         )
         self.wake = asyncio.Event()
+        self.flush_now = asyncio.Event()
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.ready: deque[Job] = deque()  # claimed, waiting for one of the webhook_concurrency slots
+        self.claim_batch = max(1, settings.webhook_concurrency // 2)
+        # An attempt must end before its claim does (or another worker may send it meanwhile): one not
+        # started this long after its claim is left for its claim to run out (the settings keep this > 0).
+        self.start_within = settings.webhook_claim_seconds - settings.webhook_timeout - 5
         self.per_destination: Counter[str] = Counter()
         self.gates: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.webhook_destination_concurrency)
@@ -138,6 +151,7 @@ class Worker:
 
     async def close(self) -> None:
         """Let attempts in flight finish (up to the attempt timeout), record them, release the rest."""
+        self.ready.clear()  # not started: released below with the rest of this worker's claims
         if self.in_flight:
             await asyncio.wait(self.in_flight, timeout=self.settings.webhook_timeout + 1)
         for task in self.in_flight:
@@ -182,7 +196,10 @@ class Worker:
                 try:
                     await self._keep_listening()
                     saturated = await self.step()
-                    wait = 0.01 if saturated else await self._idle_wait()
+                    if self._room() < self.claim_batch:
+                        wait = self.settings.webhook_poll_interval  # woken when there is room (_finished)
+                    else:
+                        wait = 0.01 if saturated else await self._idle_wait()
                 except Exception as exc:
                     if db.unavailable(exc):  # an outage (a restart, a failover): waited out, a warning
                         log.warning("worker_database_unavailable", error=str(exc) or type(exc).__name__)
@@ -268,16 +285,27 @@ class Worker:
             if created:
                 # New work for every worker, not just this one: wake the others to share it.
                 await conn.execute("select pg_notify($1, '')", DELIVERIES_CHANNEL)
-            free = self.settings.webhook_concurrency - len(self.in_flight)
-            if free <= 0:
-                return True
-            jobs = await self._claim(conn, free)
+            room = self._room()
+            if room < self.claim_batch and (self.in_flight or self.ready):
+                return True  # enough on hand: claim once there is room for a batch
+            jobs = await self._claim(conn, room)
         for job in jobs:
+            self.per_destination[job.destination] += 1
+        self.ready.extend(jobs)
+        self._start()
+        return len(jobs) >= room
+
+    def _room(self) -> int:
+        """Deliveries this worker may claim now."""
+        return CLAIM_AHEAD * self.settings.webhook_concurrency - len(self.in_flight) - len(self.ready)
+
+    def _start(self) -> None:
+        """Start claimed deliveries, in their order, while a slot is free."""
+        while self.ready and len(self.in_flight) < self.settings.webhook_concurrency:
+            job = self.ready.popleft()
             task = asyncio.create_task(self._deliver(job))
             self.in_flight.add(task)
-            self.per_destination[job.destination] += 1
             task.add_done_callback(self._finished(job))
-        return len(jobs) >= free
 
     def _finished(self, job: Job) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
@@ -285,7 +313,9 @@ class Worker:
             self.per_destination[job.destination] -= 1
             if self.per_destination[job.destination] <= 0:
                 del self.per_destination[job.destination]
-            self.wake.set()  # a slot is free
+            self._start()  # a slot is free: the next claimed delivery takes it
+            if self._room() >= self.claim_batch:
+                self.wake.set()  # room for another batch
 
         return done
 
@@ -295,9 +325,9 @@ class Worker:
         attempts = 0
         while True:
             full = await self.step()
-            attempts += len(self.in_flight)
-            if self.in_flight:
-                await asyncio.gather(*self.in_flight)
+            attempts += len(self.in_flight) + len(self.ready)
+            while self.in_flight:  # finishing ones start the claimed ones still waiting
+                await asyncio.gather(*list(self.in_flight))
             await self.flush()
             if not full:
                 while self.mailer.on and (sent := await self.mail_round()):
@@ -340,7 +370,7 @@ class Worker:
             loaded = await cap.load(conn, missing, zone=self.zone)
             self.bodies.update({(event_id, False, "cap"): text for event_id, text in loaded.items()})
         jobs = []
-        now = _utcnow()
+        now, claimed_at = _utcnow(), time.monotonic()
         for r in rows:
             previous = r["previous_secret"] if r["previous_secret"] and r["previous_secret_expires_at"] > now else None
             cached = self.signers.get(r["webhook_id"])
@@ -350,13 +380,18 @@ class Worker:
             cap_format = r["format"] == "cap"
             jobs.append(Job(r["id"], r["webhook_id"], r["event_id"], r["attempts"], r["url"], r["destination"],
                             self.bodies[(r["event_id"], not cap_format and r["organization_id"] is None, r["format"])],
-                            r["probe"], cap.MEDIA_TYPE if cap_format else "application/json"))
+                            r["probe"], cap.MEDIA_TYPE if cap_format else "application/json", claimed_at))
         return jobs
 
     async def _deliver(self, job: Job) -> None:
         signer = self.signers[job.webhook_id][1]
         try:
             async with self.gates[job.destination]:
+                if time.monotonic() - job.claimed_at > self.start_within:
+                    # Sent now, it could still be on its way when the claim runs out and another worker
+                    # sends it too. Not sent, it goes out once the claim runs out (at least once holds).
+                    log.warning("worker_claim_too_old_to_send", delivery_id=str(job.delivery_id))
+                    return
                 outcome = await sender.attempt(
                     self.client, url=job.url, message_id=str(job.delivery_id), body=job.body, signer=signer,
                     allow_private=self.settings.webhook_allow_private, total_timeout=self.settings.webhook_timeout,
@@ -366,12 +401,16 @@ class Worker:
             log.exception("worker_attempt_failed", delivery_id=str(job.delivery_id))
             outcome = sender.Outcome(datetime.now(UTC), 0, None, f"internal error: {type(exc).__name__}", None)
         self.results.append(Result(job, outcome))
+        if len(self.results) >= FLUSH_AT:
+            self.flush_now.set()
 
     # --- recording -------------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
         while True:
-            await asyncio.sleep(FLUSH_EVERY)
+            self.flush_now.clear()
+            if len(self.results) < FLUSH_AT:  # (what arrived during the last flush may be a batch already)
+                await waits.woken(self.flush_now, FLUSH_EVERY)
             if self.results:
                 try:
                     await self.flush()
