@@ -117,7 +117,7 @@ class Hub:
                 failures = 0
                 while not conn.is_closed():
                     # An answer comes after every notification sent before it: heard_at vouches for them.
-                    await asyncio.wait_for(conn.fetchval("select 1"), timeout=LIVE_SECONDS)
+                    await waits.within(conn.fetchval("select 1"), LIVE_SECONDS)
                     self.heard_at = self.clock()
                     await asyncio.sleep(PING_SECONDS)
             except asyncio.CancelledError:
@@ -128,10 +128,9 @@ class Hub:
                 self.connection, self.listening = None, False
                 if conn is not None:
                     with suppress(Exception):
-                        await asyncio.wait_for(conn.close(), timeout=1)
+                        await waits.within(conn.close(), 1)
             first, longest = RECONNECT_SECONDS
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self.closing.wait(), timeout=min(first * 2**failures, longest))
+            await waits.woken(self.closing, min(first * 2**failures, longest))
             failures = min(failures + 1, 16)
 
     def _terminated(self, _conn: object) -> None:

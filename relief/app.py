@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from typing import Any
 
+import asyncpg
 import structlog
 from aiohttp import web
 
@@ -131,6 +132,11 @@ def _database(settings: Settings, url: str) -> Callable[[web.Application], Async
             await waits.within(app[POOL].close(), POOL_CLOSE_TIMEOUT_SECONDS)
         except TimeoutError:
             log.warning("database_pool_close_timeout")
+            app[POOL].terminate()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # A connection the server had already dropped (a restart, a terminated backend) fails its
+            # goodbye: nothing is left to close gracefully, so the rest go at once.
+            log.warning("database_pool_close_failed", error=f"{type(exc).__name__}: {exc}")
             app[POOL].terminate()
 
     return database
