@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test screenshots lint clean bench-pledges bench-exports bench-fanout bench-field bench-imports bench-summary bench-public bench-stream
+BENCHES := pledges exports fanout field imports summary public stream
+.PHONY: run test screenshots lint clean $(addprefix bench-,$(BENCHES))
 
 $(BIN)/relief: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,29 +30,9 @@ screenshots: $(BIN)/relief
 		tests/test_console_stock.py tests/test_console_disbursements.py tests/test_console_impacts.py \
 		tests/test_console_sitreps.py
 
-bench-pledges: $(BIN)/relief
-	$(BIN)/python bench/pledges.py $(BENCH_ARGS)
-
-bench-exports: $(BIN)/relief
-	$(BIN)/python bench/exports.py $(BENCH_ARGS)
-
-bench-fanout: $(BIN)/relief
-	$(BIN)/python bench/fanout.py $(BENCH_ARGS)
-
-bench-field: $(BIN)/relief
-	$(BIN)/python bench/field.py $(BENCH_ARGS)
-
-bench-imports: $(BIN)/relief
-	$(BIN)/python bench/imports.py $(BENCH_ARGS)
-
-bench-summary: $(BIN)/relief
-	$(BIN)/python bench/summary.py $(BENCH_ARGS)
-
-bench-public: $(BIN)/relief
-	$(BIN)/python bench/public.py $(BENCH_ARGS)
-
-bench-stream: $(BIN)/relief
-	$(BIN)/python bench/stream.py $(BENCH_ARGS)
+# make bench-NAME runs bench/NAME.py (BENCH_ARGS="…" passes options; each prints its own --help).
+$(addprefix bench-,$(BENCHES)): bench-%: $(BIN)/relief
+	$(BIN)/python bench/$*.py $(BENCH_ARGS)
 
 lint: $(BIN)/relief
 	$(BIN)/ruff check .

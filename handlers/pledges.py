@@ -8,7 +8,6 @@ from aiohttp import web
 
 from handlers.common import (
     body,
-    created,
     idempotency_key,
     idempotency_scope,
     idempotent,
@@ -33,7 +32,7 @@ from models.pledges import (
     PledgeQuery,
     PledgeReject,
 )
-from relief import calls, ledger, masking, pledges
+from relief import calls, ledger, masking, pledge_batches, pledges
 from relief.app_keys import PLEDGE_BATCHES
 from relief.errors import Forbidden
 
@@ -61,15 +60,7 @@ async def create_pledge(request: web.Request) -> web.Response:
         outcome = await coalescer.pledge(actor=caller, call_id=call_id, data=data, scope=idempotency_scope(caller),
                                          key=key, fingerprint=request_fingerprint(request, data))
         return idempotent_response(outcome, key)
-
-    async def work(conn, store):  # type: ignore[no-untyped-def]
-        async def answer_first(pledge: Pledge) -> None:
-            await store(created(pledge, f"/v1/pledges/{pledge.id}"))
-
-        pledge = await pledges.create(conn, actor=caller, call_id=call_id, data=data, before_write=answer_first)
-        return created(pledge, f"/v1/pledges/{pledge.id}")
-
-    return await idempotent(request, data, work)
+    return await idempotent(request, data, pledge_batches.alone(caller, call_id, data))
 
 
 @routes.get("/v1/calls/{id}/pledges", query=CallPledgeQuery, response=Page[Pledge], roles=OWN_OR_STAFF,

@@ -125,7 +125,7 @@ def _database(settings: Settings, url: str) -> Callable[[web.Application], Async
         if settings.pledge_coalesce:
             app[PLEDGE_BATCHES] = pledge_batches.Coalescer(app[POOL])
         yield
-        if settings.pledge_coalesce:  # the batches in flight answer their requests before the pool goes
+        if PLEDGE_BATCHES in app:  # the batches in flight answer their requests before the pool goes
             with suppress(TimeoutError):
                 await waits.within(app[PLEDGE_BATCHES].close(), POOL_CLOSE_TIMEOUT_SECONDS)
         try:

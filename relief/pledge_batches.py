@@ -36,6 +36,7 @@ from uuid import UUID
 import asyncpg
 import structlog
 
+from models.calls import CallStatus
 from models.pledges import Pledge, PledgeCreate
 from relief import db, events, idempotency, pledges
 from relief.auth import Principal
@@ -225,21 +226,25 @@ class Coalescer:
 
     async def _alone(self, call_id: UUID, ask: Ask) -> Outcome | BaseException:
         """The pledge on its own, as if it had never been batched."""
-
-        async def work(conn: asyncpg.Connection, store: idempotency.Store) -> idempotency.Response:
-            async def answer_first(pledge: Pledge) -> None:
-                await store(created(pledge))
-
-            pledge = await pledges.create(conn, actor=ask.actor, call_id=call_id, data=ask.data,
-                                          before_write=answer_first)
-            return created(pledge)
-
         try:
             async with self.pool.acquire() as conn:
                 return await idempotency.run_once(conn, scope=ask.scope, key=ask.key, fingerprint=ask.fingerprint,
-                                                  work=work)
+                                                  work=alone(ask.actor, call_id, ask.data))
         except Exception as exc:  # the request's own answer: its problem, or its 503
             return exc
+
+
+def alone(actor: Principal, call_id: UUID, data: PledgeCreate) -> idempotency.Work:
+    """One pledge in its own transaction (idempotency.run_once's work): its answer is stored before the
+    call's row is locked, so the lock is held for the last statement and the commit only."""
+
+    async def work(conn: asyncpg.Connection, store: idempotency.Store) -> idempotency.Response:
+        async def answer_first(pledge: Pledge) -> None:
+            await store(created(pledge))
+
+        return created(await pledges.create(conn, actor=actor, call_id=call_id, data=data, before_write=answer_first))
+
+    return work
 
 
 class _GiveWay(Exception):
@@ -308,7 +313,7 @@ async def _take(conn: asyncpg.Connection, call_id: UUID, batch: list[Ask], live:
 def _decide(call_id: UUID, call: asyncpg.Record | None, batch: list[Ask],
             live: list[int]) -> dict[int, Pledge | ReliefError]:
     """Each live ask's fate, in order, against what the call still needs after the ones before it."""
-    if call is None or call["status"] == "draft":
+    if call is None or call["status"] == CallStatus.draft:
         return {i: NotFound(f"call {call_id} does not exist") for i in live}
     committed: Decimal = call["committed"]
     fates: dict[int, Pledge | ReliefError] = {}
@@ -319,7 +324,8 @@ def _decide(call_id: UUID, call: asyncpg.Record | None, batch: list[Ask],
         except Invalid as exc:
             fates[i] = exc
             continue
-        if call["status"] != "open" or not (call["allow_overpledge"] or committed + quantity <= call["requested"]):
+        fits = call["allow_overpledge"] or committed + quantity <= call["requested"]
+        if call["status"] != CallStatus.open or not fits:
             fates[i] = pledges.refusal(call["status"], call["requested"] - committed)
             continue
         committed += quantity
@@ -365,4 +371,4 @@ async def _write(conn: asyncpg.Connection, call_id: UUID, call: asyncpg.Record, 
     return True
 
 
-__all__ = ["MAX_BATCH", "Ask", "Coalescer", "apply", "created"]
+__all__ = ["MAX_BATCH", "Ask", "Coalescer", "alone", "apply", "created"]
